@@ -1,0 +1,100 @@
+"""What a study is: one paper claim turned into a grid, runs, a theory overlay, figures and checks.
+
+A study module in ``overparam/studies/`` defines a module-level ``STUDY`` object that satisfies
+:class:`Study`. The registry (:func:`overparam.studies.registry`) discovers such modules, so a
+new study is a new file and nothing else changes.
+
+A study's ``run`` writes into its output folder:
+
+* ``claims.json``   -- the list of :class:`Claim` (written with :func:`write_claims`);
+* the figures it lists in :class:`StudyResult` (PNG and SVG);
+* its dataset(s) (zarr directories or netCDF files).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Size = Literal["quick", "paper"]
+SIZES: tuple[str, ...] = ("quick", "paper")
+
+CLAIMS_FILE = "claims.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One checked statement: what the paper says, what the sandbox measured, pass or fail."""
+
+    study: str
+    paper: str
+    claim: str
+    measured: str
+    expected: str
+    passed: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class StudyResult:
+    """What a study run produced; all paths are inside the study's output folder."""
+
+    name: str
+    out: Path
+    claims: list[Claim]
+    figures: list[Path] = dataclasses.field(default_factory=list)
+    datasets: list[Path] = dataclasses.field(default_factory=list)
+    wall_time_s: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.claims)
+
+
+@runtime_checkable
+class Study(Protocol):
+    """The interface every study satisfies."""
+
+    name: str  # command-line name, e.g. "xiong-sym-vs-asym"
+    paper: str  # short citation, e.g. "Xiong, Ding & Du 2023"
+    description: str  # one line for `overparam list`
+
+    def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
+        """The grid axes (name -> values) this study sweeps at ``size``; `--set` may override them."""
+        ...
+
+    def run(
+        self,
+        *,
+        size: Size,
+        out: Path,
+        overrides: Mapping[str, Sequence[float]] | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> StudyResult:
+        """Run the study at ``size`` into ``out`` and return what it produced."""
+        ...
+
+
+def write_claims(out: Path, claims: Sequence[Claim]) -> Path:
+    """Write ``claims`` to ``out/claims.json`` and return the path."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / CLAIMS_FILE
+    path.write_text(json.dumps([c.as_dict() for c in claims], indent=2) + "\n")
+    return path
+
+
+def read_claims(out: Path) -> list[Claim]:
+    """Read the claims a study wrote into ``out`` (searching one level of sub-folders too)."""
+    out = Path(out)
+    files = [out / CLAIMS_FILE] if (out / CLAIMS_FILE).exists() else sorted(out.glob(f"*/{CLAIMS_FILE}"))
+    claims: list[Claim] = []
+    for f in files:
+        claims.extend(Claim(**d) for d in json.loads(f.read_text()))
+    return claims
