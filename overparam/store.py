@@ -205,9 +205,19 @@ def load(path: str | Path, *, allow_partial: bool = False) -> xr.Dataset:
 
 
 def to_netcdf(source: xr.Dataset | str | Path, file: str | Path) -> Path:
-    """Write a sweep result (a dataset or a store path) to the single netCDF file ``file`` (h5netcdf)."""
+    """Write a sweep result (a dataset or a store path) to the single netCDF file ``file``.
+
+    NetCDF-4 through h5netcdf when h5py is installed; otherwise netCDF-3 through scipy (integers
+    narrowed to int32, booleans stored as int8).
+    """
     ds = source if isinstance(source, xr.Dataset) else load(source)
     file = Path(file)
     file.parent.mkdir(parents=True, exist_ok=True)
-    ds.to_netcdf(file, engine="h5netcdf", invalid_netcdf=True)
+    try:
+        import h5py  # noqa: F401
+
+        has_bool = any(v.dtype == np.bool_ for v in ds.variables.values())
+        ds.to_netcdf(file, engine="h5netcdf", invalid_netcdf=has_bool)
+    except ImportError:
+        ds.to_netcdf(file, engine="scipy")
     return file
