@@ -202,7 +202,7 @@ def run(
     devs = list(jax.local_devices() if devices is None else devices)
     if not devs or any(d not in jax.local_devices() for d in devs):
         raise ValueError(f"devices must be a non-empty list of local devices, got {devices!r}")
-    mesh = jax.make_mesh((len(devs),), ("run",), devices=devs)
+    mesh = jax.make_mesh((len(devs),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=devs)
     n_runs = g.size
     chunk = int(min(n_runs, DEFAULT_CHUNK) if chunk_size is None else chunk_size)
     padded = -(-chunk // len(devs)) * len(devs)
