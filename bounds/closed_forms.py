@@ -14,7 +14,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import betaln, gammaln, xlogy
+from jax.scipy.special import gammaln, xlogy
 
 from bounds import _validate
 
@@ -24,7 +24,12 @@ Array = jax.Array
 def beta_bernoulli_log_marginal(ones, n, a: float = 0.5, b: float = 0.5) -> Array:
     """``log Q(x^n) = log B(s + a, n - s + b) - log B(a, b)`` for a sequence with s = ``ones``."""
     s = jnp.asarray(ones, jnp.result_type(float))
-    return betaln(s + a, n - s + b) - betaln(jnp.asarray(a, s.dtype), jnp.asarray(b, s.dtype))
+    return _betaln(s + a, n - s + b) - _betaln(jnp.asarray(a, s.dtype), jnp.asarray(b, s.dtype))
+
+
+def _betaln(x: Array, y: Array) -> Array:
+    """``log B(x, y)`` from ``gammaln`` (accurate to ~1e-14 here, unlike a 1e-7 ``betaln``)."""
+    return gammaln(x) + gammaln(y) - gammaln(x + y)
 
 
 def beta_bernoulli_regret(p0, n: int, a: float = 0.5, b: float = 0.5) -> Array:
