@@ -208,7 +208,7 @@ def to_netcdf(source: xr.Dataset | str | Path, file: str | Path) -> Path:
     """Write a sweep result (a dataset or a store path) to the single netCDF file ``file``.
 
     NetCDF-4 through h5netcdf when h5py is installed; otherwise netCDF-3 through scipy (integers
-    narrowed to int32, booleans stored as int8).
+    narrowed to int32). Booleans are stored as int8 and read back as bool by xarray.
     """
     ds = source if isinstance(source, xr.Dataset) else load(source)
     file = Path(file)
@@ -216,8 +216,7 @@ def to_netcdf(source: xr.Dataset | str | Path, file: str | Path) -> Path:
     try:
         import h5py  # noqa: F401
 
-        has_bool = any(v.dtype == np.bool_ for v in ds.variables.values())
-        ds.to_netcdf(file, engine="h5netcdf", invalid_netcdf=has_bool)
+        ds.to_netcdf(file, engine="h5netcdf")
     except ImportError:
         ds.to_netcdf(file, engine="scipy")
     return file
