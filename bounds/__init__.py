@@ -21,6 +21,7 @@ from bounds.classes import (
     logistic_kl_to_truth,
     mean_of_uniforms_class,
     mean_of_uniforms_log_weights,
+    pad_hypotheses,
     sampled_logistic_class,
 )
 from bounds.closed_forms import (

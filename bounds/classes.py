@@ -196,6 +196,22 @@ def mean_of_uniforms_class(num_params: int, levels: int = 16) -> FiniteAlphabetC
     return FiniteAlphabetClass(_float(np.stack([np.log1p(-p), np.log(p)], axis=-1)), _float(lw))
 
 
+def pad_hypotheses(cls: FiniteAlphabetClass, num_hypotheses: int) -> FiniteAlphabetClass:
+    """Pad a class to K' >= K hypotheses with zero prior weight (``log w = -inf``).
+
+    Padding rows copy the first hypothesis' (finite) log-probabilities and contribute nothing to
+    any mixture, so regrets and bounds are unchanged exactly; classes of different sizes padded to
+    a common K' share one compiled program.
+    """
+    k = cls.log_probs.shape[0]
+    total = _validate.positive_int("num_hypotheses", num_hypotheses, k)
+    pad = total - k
+    return FiniteAlphabetClass(
+        jnp.concatenate([cls.log_probs, jnp.broadcast_to(cls.log_probs[:1], (pad, cls.log_probs.shape[1]))]),
+        jnp.concatenate([cls.log_prior, jnp.full((pad,), -jnp.inf, cls.log_prior.dtype)]),
+    )
+
+
 # ----------------------------------------------------------------------------- Gaussian location
 
 

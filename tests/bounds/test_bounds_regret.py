@@ -193,3 +193,14 @@ def test_clarke_barron_gaussian_location(theta0, tau):
     asym = float(B.clarke_barron_asymptote(n, 1, 0.0, log_w))
     closed = float(B.gaussian_location_regret_closed_form(theta0, n, 1.0, tau))
     assert abs(closed - asym) < 10.0 / n * (1 + 1 / tau**2) * (1 + theta0**2)
+
+
+def test_padding_is_exact():
+    """Zero-weight padding leaves D_n and the weight bound unchanged."""
+    cls = random_bernoulli_class(5, k=40)
+    padded = B.pad_hypotheses(cls, 64)
+    np.testing.assert_allclose(float(B.expected_regret(padded, bern(0.2), 30)),
+                               float(B.expected_regret(cls, bern(0.2), 30)), rtol=1e-12)
+    a = B.weight_bound(padded.log_prior, B.kl_to_truth(padded, bern(0.2)), 30).minimum
+    b = B.weight_bound(cls.log_prior, B.kl_to_truth(cls, bern(0.2)), 30).minimum
+    np.testing.assert_allclose(float(a), float(b), rtol=1e-12)
