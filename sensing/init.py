@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Optional
 
 import jax
@@ -28,6 +29,11 @@ def small_init(
     _validate.real("scale", scale, low=0.0)
     if right_scale is not None:
         _validate.real("right_scale", right_scale, low=0.0)
+    return _small_init(key, problem, scale, right_scale, k)
+
+
+@functools.partial(jax.jit, static_argnums=(4,))
+def _small_init(key: Array, problem: Problem, scale: Any, right_scale: Any, k: int) -> Factors:
     n1, n2 = shape(problem)
     dtype = problem.y.dtype
     alpha = jnp.asarray(scale, dtype)

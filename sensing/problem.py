@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple, Optional, Union
 
@@ -217,6 +218,15 @@ def make_problem(
     if not jnp.issubdtype(dtype, jnp.floating):
         raise ValueError(f"dtype={dtype!r} must be a floating dtype (float32 or float64)")
 
+    return _sample_problem(key, cond, noise, n, ncols, rank, m, operator, symmetric, dtype)
+
+
+@functools.partial(jax.jit, static_argnums=(3, 4, 5, 6, 7, 8, 9))
+def _sample_problem(
+    key: Array, cond: Any, noise: Noise, n: int, ncols: int, rank: int, m: int, operator: str,
+    symmetric: bool, dtype: Any,
+) -> Problem:
+    """The sampling part of ``make_problem`` as one compiled program (shapes static)."""
     k_truth, k_op, k_noise = jax.random.split(key, 3)
     truth = make_truth(k_truth, n, rank, symmetric, cond, ncols, dtype)
     op = make_operator(k_op, operator, n, ncols, m, symmetric, dtype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, NamedTuple
 
 import jax
@@ -110,6 +111,12 @@ def run(algorithm: Algorithm, problem: Problem, x0: Factors, steps: int = 1000, 
         raise ValueError(f"algorithm={algorithm!r} must be a sensing.Algorithm (e.g. sensing.gd(0.1))")
     _check_factors(problem, x0)
     _validate.finite("y", problem.y)
+    return _run(algorithm, problem, x0, steps, record_every)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _run(algorithm: Algorithm, problem: Problem, x0: Factors, steps: int, record_every: int) -> Trace:
+    """The compiled body of ``run`` (``algorithm`` is static: its functions close over hyperparameters)."""
 
     def metrics(x: Factors) -> tuple[Array, Array, Array, Array]:
         return (
