@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,9 @@ from overparam.sweep.grid import Grid, make_grid
 Point = Callable[[dict[str, jax.Array], jax.Array], Mapping[str, jax.Array]]
 
 DEFAULT_CHUNK = 1024
+CACHE_SIZE = 32  # jitted chunk evaluators kept (least recently used dropped first)
 
-_COMPILED: dict[tuple[Any, ...], Callable[..., Any]] = {}
+_COMPILED: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
 
 
 def _evaluate(point: Point, key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
@@ -52,13 +54,17 @@ def _evaluate(point: Point, key: jax.Array, index: jax.Array, config: dict[str, 
 def _compiled(point: Point, mesh: jax.sharding.Mesh) -> Callable[..., Any]:
     """One jitted chunk evaluator per (point, mesh), shared by every sweep of that point."""
     cache_key = (point, mesh)
-    if cache_key not in _COMPILED:
-        runs = NamedSharding(mesh, PartitionSpec("run"))
-        _COMPILED[cache_key] = jax.jit(
-            lambda key, index, config: _evaluate(point, key, index, config),
-            in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs),
-            out_shardings=runs,
-        )
+    if cache_key in _COMPILED:
+        _COMPILED.move_to_end(cache_key)
+        return _COMPILED[cache_key]
+    runs = NamedSharding(mesh, PartitionSpec("run"))
+    _COMPILED[cache_key] = jax.jit(
+        lambda key, index, config: _evaluate(point, key, index, config),
+        in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs),
+        out_shardings=runs,
+    )
+    while len(_COMPILED) > CACHE_SIZE:
+        _COMPILED.popitem(last=False)
     return _COMPILED[cache_key]
 
 

@@ -1,0 +1,159 @@
+"""Sweep-engine benchmark: peak memory bounded by the chunk, throughput against one bare vmapped call.
+
+Run from the repository root::
+
+    python -m benchmarks.bench_sweep           # 10^4 runs x 10^4 steps, recorded every 100 steps
+    python -m benchmarks.bench_sweep --quick   # 10^3 runs x 10^3 steps
+
+The problem is small on purpose (the engine's overhead is what is measured): per run, GD on the
+symmetric factorisation ``X <- X - eta (X X^T - M) X`` with ``X`` ``(8, 2)`` and a random PSD
+rank-2 target ``M`` drawn from the run's key; ``||X X^T - M||_F`` recorded every 100 steps
+(a nested ``lax.scan``). The grid is eta (2) x init scale (50) x seed (runs / 100).
+
+Each configuration runs in its own subprocess (so its peak RSS, ``getrusage`` ``ru_maxrss``, is
+its own), on the process's default single CPU device, in float64:
+
+* ``bare``: ``jax.jit(jax.vmap(point))`` over every run at once, keys ``fold_in(key, i)``, result
+  copied to the host -- the peer: what one would write without the engine;
+* ``sweep_256``, ``sweep_1024``: ``overparam.sweep.run`` with those chunk sizes (no store);
+* ``sweep_256_quarter``: chunk 256 on a grid 4x smaller: same peak RSS shows memory is bounded
+  by the chunk, not the grid.
+
+Each child first checks its numbers against the bare call on a few runs, then times one warm call
+(after a compiling call). Reported: seconds, runs/s, peak RSS (MiB; also above the RSS after imports), and the ratios
+sweep/bare. (``runs // 100`` seeds: the quarter grid of ``--quick`` has 200 runs.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+N_DIM, RANK, RECORD = 8, 2, 100
+
+
+def _configs(runs: int) -> dict[str, list[float]]:
+    import numpy as np
+
+    return {"eta": [0.05, 0.1], "init_scale": np.geomspace(0.01, 1.0, 50).tolist(),
+            "seed": list(range(max(1, runs // 100)))}
+
+
+def _point(steps: int):
+    import jax
+    import jax.numpy as jnp
+
+    def point(cfg: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
+        k_target, k_init = jax.random.split(key)
+        u = jax.random.normal(k_target, (N_DIM, RANK)) / jnp.sqrt(float(N_DIM))
+        m = u @ u.T
+        x0 = cfg["init_scale"] * jax.random.normal(k_init, (N_DIM, RANK)) / jnp.sqrt(float(N_DIM))
+
+        def inner(x: jax.Array, _: Any) -> tuple[jax.Array, None]:
+            return x - cfg["eta"] * (x @ x.T - m) @ x, None
+
+        def outer(x: jax.Array, _: Any) -> tuple[jax.Array, jax.Array]:
+            x = jax.lax.scan(inner, x, None, length=RECORD)[0]
+            return x, jnp.linalg.norm(x @ x.T - m)
+
+        return {"error": jax.lax.scan(outer, x0, None, length=steps // RECORD)[1]}
+
+    return point
+
+
+def child(mode: str, runs: int, steps: int) -> dict[str, Any]:
+    """Run one configuration in this process; return timings and peak RSS."""
+    import time
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+
+    from benchmarks import harness
+    import overparam.sweep as sweep
+
+    grid = _configs(runs)
+    point = _point(steps)
+    key = jax.random.key(0)
+    g = sweep.make_grid(grid)
+    n = g.size
+
+    if mode == "bare":
+        cfg = {k: jax.numpy.asarray(v) for k, v in g.configs(np.arange(n)).items()}
+        index = jax.numpy.arange(n, dtype=jax.numpy.uint32)
+        fn = jax.jit(jax.vmap(lambda i, c: point(c, jax.random.fold_in(key, i))))
+
+        def call() -> np.ndarray:
+            return np.asarray(fn(index, cfg)["error"])
+    else:
+        chunk = int(mode.split("_")[1])
+
+        def call() -> np.ndarray:
+            return sweep.run(point, grid, key=key, chunk_size=chunk, progress=False,
+                             out_dims={"error": ("record",)})["error"].values.reshape(n, -1)
+
+    baseline = harness.peak_rss_mb()  # after imports, before anything is compiled or allocated
+    first = call()  # compiles
+    start = time.perf_counter()
+    out = call()
+    seconds = time.perf_counter() - start
+    # independent check of a few runs: point evaluated alone with fold_in(key, i)
+    single = jax.jit(lambda i, c: point(c, jax.random.fold_in(key, i)))
+    worst = 0.0
+    for i in (0, n // 2, n - 1):
+        c = {k: jax.numpy.asarray(v[0]) for k, v in g.configs(np.array([i])).items()}
+        ref = np.asarray(single(jax.numpy.uint32(i), c)["error"])
+        worst = max(worst, float(np.max(np.abs(out[i] - ref) / np.maximum(np.abs(ref), 1e-300))))
+    return {"mode": mode, "runs": n, "steps": steps, "seconds": seconds, "runs_per_s": n / seconds,
+            "peak_rss_mb": harness.peak_rss_mb(), "peak_rss_above_imports_mb": harness.peak_rss_mb() - baseline,
+            "max_rel_diff_vs_single_run": worst,
+            "repeat_identical": bool(np.array_equal(first, out))}
+
+
+def main() -> None:
+    from benchmarks import harness
+
+    parser = harness.argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--child", default=None, help=argparse_hidden())
+    parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.runs, args.steps)))
+        return
+    runs, steps = (1000, 1000) if args.quick else (10_000, 10_000)
+    results: dict[str, dict[str, Any]] = {}
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    for mode, n in (("bare", runs), ("sweep_256", runs), ("sweep_1024", runs), ("sweep_256_quarter", runs // 4)):
+        cmd = [sys.executable, "-m", "benchmarks.bench_sweep", "--child", mode.replace("_quarter", ""),
+               "--runs", str(n), "--steps", str(steps)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+        results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    bare = results["bare"]
+    payload = {
+        "runs": runs, "steps": steps, "record_every": RECORD, "quick": args.quick,
+        "results": results,
+        "throughput_ratio_sweep_256_vs_bare": results["sweep_256"]["runs_per_s"] / bare["runs_per_s"],
+        "throughput_ratio_sweep_1024_vs_bare": results["sweep_1024"]["runs_per_s"] / bare["runs_per_s"],
+        "peak_rss_ratio_sweep_256_vs_bare": results["sweep_256"]["peak_rss_mb"] / bare["peak_rss_mb"],
+        "peak_rss_ratio_sweep_1024_vs_bare": results["sweep_1024"]["peak_rss_mb"] / bare["peak_rss_mb"],
+        "peak_rss_above_imports_mb": {k: v["peak_rss_above_imports_mb"] for k, v in results.items()},
+        "peak_rss_ratio_full_vs_quarter_grid_chunk_256":
+            results["sweep_256"]["peak_rss_mb"] / results["sweep_256_quarter"]["peak_rss_mb"],
+        "machine": harness.machine_info(),
+    }
+    harness.emit("sweep", payload)
+
+
+def argparse_hidden() -> str:
+    import argparse
+
+    return argparse.SUPPRESS
+
+
+if __name__ == "__main__":
+    main()
