@@ -204,7 +204,10 @@ def run(
         raise ValueError(f"chunk_size must be an int >= 1 or None, got {chunk_size!r}")
     if resume and store is None:
         raise ValueError("resume=True needs a store path; got store=None")
-    config = _store._canonical(dict(attrs or {}))  # noqa: SLF001 - raises on non-JSON attrs early
+    try:
+        config = _store._canonical(dict(attrs or {}))  # noqa: SLF001
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"attrs must be a JSON-serialisable mapping (str, int, float, lists, dicts): {error}") from None
     devs = list(jax.local_devices() if devices is None else devices)
     if not devs or any(d not in jax.local_devices() for d in devs):
         raise ValueError(f"devices must be a non-empty list of local devices, got {devices!r}")

@@ -90,6 +90,9 @@ def test_progress_bar_counts_runs_and_is_silent_on_request(capsys):
     assert "9/9" in err and "run/s" in err
     sweep.run(affine_point, {"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]}, key=jax.random.key(0), chunk_size=4, progress=False)
     assert capsys.readouterr().err == ""
+    # default: shown only on a terminal; captured stderr is not one
+    sweep.run(affine_point, {"a": [1, 2, 3], "b": [0.5, 1.5, 2.5]}, key=jax.random.key(0), chunk_size=4)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(
@@ -106,6 +109,7 @@ def test_progress_bar_counts_runs_and_is_silent_on_request(capsys):
         ({"out_dims": {"nope": ("x",)}}, "does not return"),
         ({"out_coords": {"s_dim_0": [1, 2]}}, r"out_coords\['s_dim_0'\]"),
         ({"key": np.zeros(2)}, "key must be"),
+        ({"attrs": {"x": object()}}, "attrs must be a JSON-serialisable"),
     ],
 )
 def test_bad_input_raises_value_error_naming_it(kwargs, match):
