@@ -104,3 +104,23 @@ def test_log_uniform_covers_decades() -> None:
 def test_bad_ranges_raise(call, match) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# ---- a sensing theorem stated with sensing_params: one compile serves every drawn example -----
+import sensing  # noqa: E402
+
+N, M, R, K_PAD = 12, 500, 2, 4
+
+
+@jax.jit
+def subgm_final_error(p: testing.SensingParams) -> jax.Array:
+    problem = sensing.make_problem(jax.random.key(p.seed), n=N, rank=R, m=M, noise=sensing.outliers(p.outlier_fraction))
+    x0 = sensing.small_init(jax.random.key(p.seed + 1), problem, K_PAD, p.init_scale)
+    x0 = x0 * sensing.rank_mask(K_PAD, p.rank)  # rank drawn as a value: the shape stays K_PAD
+    return sensing.run(sensing.subgm(0.5, 0.99), problem, x0, steps=2000, record_every=2000).error[-1]
+
+
+@given(testing.sensing_params(rank=(R, R), init_scale=(1e-6, 1e-2), outlier_fraction=(0.0, 0.4)))
+def test_subgm_recovers_exact_rank_under_outliers(p: testing.SensingParams) -> None:
+    """Ma & Fattahi: SubGM with k = r from a small init recovers M* exactly with up to 40% outliers."""
+    assert subgm_final_error(p) < 1e-6
