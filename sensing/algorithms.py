@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import optax
 
 from sensing import _validate
-from sensing.operators import Factors, adjoint_apply, adjoint_matrix, measure, num_measurements
+from sensing.operators import Factors, adjoint_apply, adjoint_matrix, measure
 from sensing.problem import Problem, shape
 
 Array = jax.Array
@@ -230,12 +230,17 @@ def from_optax(tx: optax.GradientTransformation) -> Algorithm:
         raise ValueError(f"tx={tx!r} must be an optax GradientTransformation (with init and update)")
 
     def init(x: Factors) -> OptaxState:
-        return OptaxState(x, tx.init(x), jnp.zeros((), jnp.int32))
+        with jax.numpy_dtype_promotion("standard"):
+            inner = tx.init(x)
+        return OptaxState(x, inner, jnp.zeros((), jnp.int32))
 
     def step(state: OptaxState, problem: Problem) -> OptaxState:
         g = least_squares_gradient(problem, state.x)
-        updates, inner = tx.update(g, state.inner, state.x)
-        return OptaxState(optax.apply_updates(state.x, updates), inner, state.step + 1)
+        # optax mixes int32 step counts with floats internally (e.g. Adam's bias correction)
+        with jax.numpy_dtype_promotion("standard"):
+            updates, inner = tx.update(g, state.inner, state.x)
+            x = optax.apply_updates(state.x, updates)
+        return OptaxState(x, inner, state.step + 1)
 
     return Algorithm(init, step)
 

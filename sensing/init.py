@@ -70,12 +70,13 @@ def rank_mask(k_max: int, k: Any) -> Array:
     """``(k_max,)`` mask with ones in the first ``k`` entries and zeros after.
 
     ``x0 * mask`` zero-pads a rank-``k`` factor to ``k_max`` columns; zero columns stay exactly zero
-    under GD, SubGM and PrecGD, so the padded run equals the rank-``k`` run. ``k`` may be traced.
+    under GD, SubGM and PrecGD, so the padded run equals the rank-``k`` run. ``k`` may be traced (any integer or float dtype).
     The mask is weakly typed, so it takes the dtype of the factor it multiplies.
     """
     k_max = _validate.integer("k_max", k_max, low=1)
     _validate.real("k", k, low=1.0, high=float(k_max))
-    return jnp.where(jnp.arange(k_max) < k, 1.0, 0.0)
+    kk = jnp.asarray(k)
+    return jnp.where(jnp.arange(k_max).astype(kk.dtype) < kk, 1.0, 0.0)
 
 
 def apply_mask(x: Factors, mask: Array) -> Factors:

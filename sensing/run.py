@@ -23,7 +23,8 @@ class Trace(NamedTuple):
     loss             ``(T,)`` the algorithm's objective (least squares, or l1 for SubGM)
     balance          ``(T,)`` ``||F^T F - G^T G||_F`` (0 for the symmetric problem)
     singular_values  ``(T, k)`` singular values of the estimate ``X X^T`` (``F G^T``), descending
-    diverged         ``()`` bool: some step produced a non-finite state; the state was frozen there
+    diverged         ``()`` bool: some step produced a non-finite state (or one beyond
+                     ``finfo.max ** (1/4)``); the state was frozen before that step
     steps            ``(T,)`` step index of each record
     final            the factors after the last step (or at the freeze)
     """
@@ -62,8 +63,17 @@ def estimate_singular_values(x: Factors) -> Array:
     return jnp.linalg.svd(rf @ rg.T, compute_uv=False)
 
 
-def _all_finite(tree: Any) -> Array:
-    leaves = [jnp.all(jnp.isfinite(a)) for a in jax.tree.leaves(tree) if jnp.issubdtype(a.dtype, jnp.inexact)]
+def _all_bounded(tree: Any) -> Array:
+    """True when every float leaf is finite and below ``finfo.max ** (1/4)`` in magnitude.
+
+    The bound keeps products of factors (``X X^T``, ``F^T F``) finite, so the metrics of a frozen
+    state are finite numbers.
+    """
+    leaves = [
+        jnp.all(jnp.abs(a) < jnp.finfo(a.dtype).max ** 0.25)  # NaN compares false
+        for a in jax.tree.leaves(tree)
+        if jnp.issubdtype(a.dtype, jnp.inexact)
+    ]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
 
@@ -95,7 +105,8 @@ def run(algorithm: Algorithm, problem: Problem, x0: Factors, steps: int = 1000, 
     """Run ``steps`` iterations of ``algorithm`` from ``x0`` and record metrics every ``record_every`` steps.
 
     A nested ``lax.scan`` (outer over records, inner over ``record_every`` steps) keeps only the
-    current state: the iterate history is never stored. Once a step produces a non-finite state the
+    current state: the iterate history is never stored. Once a step produces a non-finite state (or an
+entry beyond ``finfo(dtype).max ** (1/4)``, where products of factors would overflow) the
     previous state is kept (``jnp.where``) for the rest of the run and ``diverged`` is set, so a
     vmapped sweep carries on. ``steps`` and ``record_every`` are static Python ints with
     ``steps % record_every == 0``. Works under ``jit`` and ``vmap``.
@@ -129,7 +140,7 @@ def _run(algorithm: Algorithm, problem: Problem, x0: Factors, steps: int, record
     def inner(carry, _):
         state, diverged = carry
         new = algorithm.step(state, problem)
-        diverged = diverged | ~_all_finite(new)
+        diverged = diverged | ~_all_bounded(new)
         state = jax.tree.map(lambda a, b: jnp.where(diverged, a, b), state, new)
         return (state, diverged), None
 
