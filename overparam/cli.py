@@ -150,14 +150,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else Path("results") / study.name
     _check_out(out, study.name)
     out.mkdir(parents=True, exist_ok=True)
+    # mark the folder first, so an interrupted run can be resumed into it
+    marker = {"study": study.name, "paper": study.paper, "size": args.size, "overrides": overrides,
+              "status": "running"}
+    (out / RUN_FILE).write_text(json.dumps(marker, indent=2) + "\n")
     start = time.perf_counter()
     result = study.run(size=args.size, out=out, overrides=overrides or None, resume=args.resume,
                        progress=_progress(args.no_progress))
     wall = time.perf_counter() - start
     from overparam.meta import run_metadata
 
-    record: dict[str, Any] = {"study": study.name, "paper": study.paper, "size": args.size,
-                              "overrides": overrides, "wall_time_s": wall,
+    record: dict[str, Any] = {**marker, "status": "finished", "wall_time_s": wall,
                               "claims_passed": sum(c.passed for c in result.claims),
                               "claims_total": len(result.claims), **run_metadata()}
     (out / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")

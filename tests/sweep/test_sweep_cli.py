@@ -81,7 +81,7 @@ def test_study_end_to_end_through_the_command(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=400, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = json.loads((out / "run.json").read_text())
-    assert run["device_count"] == 2 and run["overrides"] == {"init_scale": [0.2, 0.4], "seed": [0]}
+    assert run["status"] == "finished" and run["device_count"] == 2 and run["overrides"] == {"init_scale": [0.2, 0.4], "seed": [0]}
     claims = read_claims(out)
     assert len(claims) == 5 and all(c.passed for c in claims)
     for stem in ("error_vs_step", "rates"):
