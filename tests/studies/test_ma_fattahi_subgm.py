@@ -71,9 +71,9 @@ def verdicts(outliers: xr.Dataset, noise: xr.Dataset) -> list[bool]:
 def test_claims_pass_on_data_that_has_the_properties() -> None:
     claims = subgm.evaluate_claims(*synthetic(), SETUP)
     assert [c.passed for c in claims] == [True] * 5
-    assert claims[1].measured.startswith("max over p of max/min over k = 1.00")
+    assert claims[1].measured.startswith("median over seeds and p of t(k) / t(r): 1.00 (k=4), 1.00 (k=8)")
     # crossing of exp(-0.012 t (1 + 0.01 s)) at 1e-3, median over seeds s = 0, 1, 2
-    assert f"k=r: {np.log(1e3) / (0.012 * 1.01):.0f} steps" in claims[1].measured
+    assert f"t(r) = {np.log(1e3) / (0.012 * 1.01):.0f} steps" in claims[1].measured
     assert "median log-log slope 0.50" in claims[2].measured
     assert "floor / theory 1.30" in claims[4].measured and "slope in nu 1.00" in claims[4].measured
 
