@@ -185,13 +185,13 @@ def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -
 
 
 def run_sweep(size: Size = "quick", overrides: Mapping[str, Sequence[float]] | None = None, *,
-              progress: bool = False) -> tuple[xr.Dataset, Setup]:
+              setup: Setup | None = None, progress: bool = False) -> tuple[xr.Dataset, Setup]:
     """Simulate the grid ``load x seed``; the dataset has ``test_error``, ``train_error`` with dims
     ``(load, seed, time)`` and the theory curves ``theory_test_error``, ``theory_train_error``
     with dims ``(load, time)``."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    setup = SETUPS[size]
+    setup = SETUPS[size] if setup is None else setup
     axes = _check_axes(setup, overrides)
     times = np.geomspace(setup.t_min, setup.t_max, setup.n_times)
     p_max = int(round(max(axes["load"]) * setup.n_inputs))
