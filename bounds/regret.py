@@ -101,22 +101,48 @@ def _log_multinomial_pmf(counts: Array, truth: Array) -> tuple[Array, Array]:
     return log_coef + log_seq, log_seq
 
 
+COUNT_BLOCK = 1024
+
+
+def _over_count_blocks(fn: Callable[[Array], Array], counts: Array) -> Array:
+    """Apply ``fn`` to blocks of ``COUNT_BLOCK`` count vectors (``lax.map``) and concatenate.
+
+    Tiling the counts keeps each chunk of log-terms (chunk_size x COUNT_BLOCK) in cache; the
+    result is identical to ``fn(counts)``. Padding rows repeat the last count vector.
+    """
+    s = counts.shape[0]
+    if s <= COUNT_BLOCK:
+        return fn(counts)
+    nb = -(-s // COUNT_BLOCK)
+    padded = jnp.concatenate([counts, jnp.broadcast_to(counts[-1:], (nb * COUNT_BLOCK - s, counts.shape[1]))])
+    out = jax.lax.map(fn, padded.reshape(nb, COUNT_BLOCK, counts.shape[1]))
+    return out.reshape((nb * COUNT_BLOCK,) + out.shape[2:])[:s]
+
+
 def _mixture_and_predictive(cls: FiniteAlphabetClass, counts: Array, chunk_size: int) -> tuple[Array, Array]:
     """``log Q(c)`` (S,) and ``log Q(c + e_a)`` (S, A) for count vectors ``counts`` (S, A)."""
+    out = _over_count_blocks(lambda c: _mixture_and_predictive_block(cls, c, chunk_size), counts)
+    return out[:, 0], out[:, 1:]
 
+
+def _mixture_and_predictive_block(cls: FiniteAlphabetClass, counts: Array, chunk_size: int) -> Array:
     def terms(lp, lw):
         base = lw[:, None] + lp @ counts.T  # (C, S)
         return jnp.concatenate([base[:, :, None], base[:, :, None] + lp[:, None, :]], axis=-1)
 
-    out = chunked_logsumexp(terms, (cls.log_probs, cls.log_prior), (0.0, -jnp.inf), chunk_size)
-    return out[:, 0], out[:, 1:]
+    return chunked_logsumexp(terms, (cls.log_probs, cls.log_prior), (0.0, -jnp.inf), chunk_size)
 
 
 def _mixture(cls: FiniteAlphabetClass, counts: Array, chunk_size: int) -> Array:
-    def terms(lp, lw):
-        return lw[:, None] + lp @ counts.T
+    """``log Q(c) = logsumexp_k (log w_k + c . log p_k)`` (S,), tiled over counts and hypotheses."""
 
-    return chunked_logsumexp(terms, (cls.log_probs, cls.log_prior), (0.0, -jnp.inf), chunk_size)
+    def block(c):
+        def terms(lp, lw):
+            return lw[:, None] + lp @ c.T
+
+        return chunked_logsumexp(terms, (cls.log_probs, cls.log_prior), (0.0, -jnp.inf), chunk_size)
+
+    return _over_count_blocks(block, counts)
 
 
 def _check_finite_class(cls: FiniteAlphabetClass, truth_probs, n: int, name_n: str = "n", minimum: int = 1):
@@ -129,12 +155,29 @@ def _check_finite_class(cls: FiniteAlphabetClass, truth_probs, n: int, name_n: s
                          f"got {np.shape(truth_probs)}")
 
 
-def expected_regret(cls: FiniteAlphabetClass, truth_probs, n: int, *, chunk_size: int = DEFAULT_CHUNK) -> Array:
+def binomial_window(n: int, tail_mass: float) -> int:
+    """Half-width h with ``P(|S - n p0| > h) <= tail_mass`` for every p0 (Hoeffding).
+
+    Hoeffding: ``P(|S - n p0| >= h) <= 2 exp(-2 h^2 / n)``, so ``h = ceil(sqrt(n log(2/tail)/2))``.
+    """
+    return int(math.ceil(math.sqrt(n * math.log(2.0 / tail_mass) / 2.0)))
+
+
+def expected_regret(
+    cls: FiniteAlphabetClass, truth_probs, n: int, *, chunk_size: int = DEFAULT_CHUNK, tail_mass: float = 0.0
+) -> Array:
     """Exact online regret ``D_n = D(P^n || Q) = sum_c Mult(c; n, p0) [c.log p0 - log Q(c)]``.
 
     The expectation is an exact finite sum over the count vectors c of x^n (binomial counts for
     Bernoulli), ``log Q(c) = logsumexp_k (log w_k + c . log p_k)`` evaluated in chunks of hypotheses.
     Cost O(K S A) with S = binom(n + A - 1, A - 1) (S = n + 1 for Bernoulli); memory O(chunk_size S).
+
+    ``tail_mass > 0`` (Bernoulli only) sums only the counts s with ``|s - n p0| <= h``,
+    ``h = sqrt(n log(2 / tail_mass) / 2)`` (:func:`binomial_window`): by Hoeffding the omitted counts
+    have total probability <= tail_mass, so D_n changes by at most
+    ``tail_mass * max_s |log P0(s) - log Q(s)|`` (below 1e-20 for tail_mass = 1e-30 and n <= 10^6
+    with log-probabilities above -10^6 / n). S drops from n + 1 to 2 h + 1 (about 12 sqrt(n) for
+    1e-30). ``tail_mass = 0`` (default) enumerates every count.
 
     Args:
       cls: the class (K, A). truth_probs: (A,) the truth p0 (inside the class or not).
@@ -142,12 +185,24 @@ def expected_regret(cls: FiniteAlphabetClass, truth_probs, n: int, *, chunk_size
     Returns: () the regret in nats.
     """
     _check_finite_class(cls, truth_probs, n)
-    return _expected_regret(cls, jnp.asarray(truth_probs, cls.log_probs.dtype), n, chunk_size)
+    _validate.in_interval("tail_mass", tail_mass, 0.0, 1.0, open_high=True)
+    width = n + 1
+    if tail_mass > 0:
+        if cls.log_probs.shape[1] != 2:
+            raise ValueError(f"tail_mass > 0 needs a Bernoulli class (A = 2), got A = {cls.log_probs.shape[1]}")
+        width = min(n + 1, 2 * binomial_window(n, tail_mass) + 1)
+    return _expected_regret(cls, jnp.asarray(truth_probs, cls.log_probs.dtype), n, chunk_size, width)
 
 
-@functools.partial(jax.jit, static_argnums=(2, 3))
-def _expected_regret(cls, truth, n, chunk_size):
-    counts = jnp.asarray(compositions(n, cls.log_probs.shape[1]), cls.log_probs.dtype)
+@functools.partial(jax.jit, static_argnums=(2, 3, 4))
+def _expected_regret(cls, truth, n, chunk_size, width):
+    dtype = cls.log_probs.dtype
+    if width == n + 1:
+        counts = jnp.asarray(compositions(n, cls.log_probs.shape[1]), dtype)
+    else:  # Bernoulli window [start, start + width) around n p0, inside [0, n]
+        start = jnp.clip(jnp.round(n * truth[1]) - (width - 1) // 2, 0, n + 1 - width)
+        ones = start + jnp.arange(width, dtype=dtype)
+        counts = jnp.stack([n - ones, ones], axis=-1)
     log_pmf, log_seq = _log_multinomial_pmf(counts, truth)
     log_q = _mixture(cls, counts, chunk_size)
     return jnp.sum(jnp.where(log_pmf > -jnp.inf, jnp.exp(log_pmf) * (log_seq - log_q), 0.0))
