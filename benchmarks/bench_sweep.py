@@ -124,6 +124,9 @@ def child(mode: str, runs: int, steps: int, repeats: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # the children run in float64; record it so
     from benchmarks import harness
 
     parser = harness.argument_parser(__doc__.splitlines()[0])
