@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
+from jax.tree_util import Partial
 
 from sensing import _validate
 from sensing.operators import Factors, adjoint_apply, adjoint_matrix, measure
@@ -77,6 +78,16 @@ class Algorithm(NamedTuple):
     objective: Callable[[Problem, Factors], Array] = least_squares_loss
 
 
+def _algorithm(init: Callable, step: Callable, objective: Callable = least_squares_loss) -> Algorithm:
+    """An ``Algorithm`` whose functions are ``jax.tree_util.Partial`` objects.
+
+    The hyperparameters bound in a ``Partial`` are pytree leaves, so an ``Algorithm`` can be passed
+    to a compiled function as an ordinary argument: changing a step size reuses the compiled program
+    instead of baking the value in as a constant.
+    """
+    return Algorithm(*(f if isinstance(f, Partial) else Partial(f) for f in (init, step, objective)))
+
+
 class GDState(NamedTuple):
     """State of GD / SubGM / ScaledGD / PrecGD: the factors ``x`` and the iteration counter ``step``."""
 
@@ -110,12 +121,12 @@ def gd(step_size: Any) -> Algorithm:
     Asymmetric, simultaneous: ``F <- F - eta Z G``, ``G <- G - eta Z^T F`` (Xiong, Ding & Du).
     """
     _check_step_size(step_size)
+    return _algorithm(_init, Partial(_gd_step, step_size))
 
-    def step(state: GDState, problem: Problem) -> GDState:
-        g = least_squares_gradient(problem, state.x)
-        return GDState(_axpy(state.x, _cast(step_size, state.x), g), state.step + 1)
 
-    return Algorithm(_init, step)
+def _gd_step(step_size: Any, state: GDState, problem: Problem) -> GDState:
+    g = least_squares_gradient(problem, state.x)
+    return GDState(_axpy(state.x, _cast(step_size, state.x), g), state.step + 1)
 
 
 # ----------------------------------------------------------------------------- SubGM
@@ -146,21 +157,33 @@ def subgm(step_size: Any, decay: Any, normalize: bool = False) -> Algorithm:
     if not isinstance(normalize, bool):
         raise ValueError(f"normalize={normalize!r} must be a Python bool (True or False)")
 
-    def step(state: GDState, problem: Problem) -> GDState:
-        x = state.x
-        symmetric = not isinstance(x, tuple)
-        s = jnp.sign(residual(problem, x))
-        d = adjoint_apply(problem.operator, s, x)
-        if symmetric:
-            d = 2.0 * d  # (Q + Q^T) X = 2 sym(Q) X
-        t = state.step.astype(s.dtype)
-        eta = geometric_schedule(_cast(step_size, x), _cast(decay, x))(t)
-        if normalize:
-            q = jnp.linalg.norm(adjoint_matrix(problem.operator, s, shape(problem), symmetric))
-            eta = jnp.where(q > 0, eta / jnp.where(q > 0, q, 1.0), jnp.zeros_like(eta))
-        return GDState(_axpy(x, eta, d), state.step + 1)
+    fn = _subgm_normalized_step if normalize else _subgm_step
+    return _algorithm(_init, Partial(fn, step_size, decay), l1_loss)
 
-    return Algorithm(_init, step, l1_loss)
+
+def _subgm_direction(state: GDState, problem: Problem, step_size: Any, decay: Any):
+    x = state.x
+    symmetric = not isinstance(x, tuple)
+    s = jnp.sign(residual(problem, x))
+    d = adjoint_apply(problem.operator, s, x)
+    if symmetric:
+        d = 2.0 * d  # (Q + Q^T) X = 2 sym(Q) X
+    t = state.step.astype(s.dtype)
+    eta = geometric_schedule(_cast(step_size, x), _cast(decay, x))(t)
+    return s, d, eta
+
+
+def _subgm_step(step_size: Any, decay: Any, state: GDState, problem: Problem) -> GDState:
+    _, d, eta = _subgm_direction(state, problem, step_size, decay)
+    return GDState(_axpy(state.x, eta, d), state.step + 1)
+
+
+def _subgm_normalized_step(step_size: Any, decay: Any, state: GDState, problem: Problem) -> GDState:
+    s, d, eta = _subgm_direction(state, problem, step_size, decay)
+    symmetric = not isinstance(state.x, tuple)
+    q = jnp.linalg.norm(adjoint_matrix(problem.operator, s, shape(problem), symmetric))
+    eta = jnp.where(q > 0, eta / jnp.where(q > 0, q, 1.0), jnp.zeros_like(eta))
+    return GDState(_axpy(state.x, eta, d), state.step + 1)
 
 
 # ----------------------------------------------------------------------------- ScaledGD / PrecGD
@@ -189,13 +212,13 @@ def scaled_gd(step_size: Any, damping: Any) -> Algorithm:
     """
     _check_step_size(step_size)
     _validate.real("damping", damping, low=0.0)
+    return _algorithm(_init, Partial(_scaled_gd_step, step_size, damping))
 
-    def step(state: GDState, problem: Problem) -> GDState:
-        g = least_squares_gradient(problem, state.x)
-        x = _preconditioned_step(state.x, g, _cast(step_size, state.x), _cast(damping, state.x))
-        return GDState(x, state.step + 1)
 
-    return Algorithm(_init, step)
+def _scaled_gd_step(step_size: Any, damping: Any, state: GDState, problem: Problem) -> GDState:
+    g = least_squares_gradient(problem, state.x)
+    x = _preconditioned_step(state.x, g, _cast(step_size, state.x), _cast(damping, state.x))
+    return GDState(x, state.step + 1)
 
 
 def precgd(step_size: Any, floor: Any = 1e-12) -> Algorithm:
@@ -206,15 +229,15 @@ def precgd(step_size: Any, floor: Any = 1e-12) -> Algorithm:
     """
     _check_step_size(step_size)
     _validate.real("floor", floor, low=0.0, low_open=True)
+    return _algorithm(_init, Partial(_precgd_step, step_size, floor))
 
-    def step(state: GDState, problem: Problem) -> GDState:
-        x = state.x
-        r = residual(problem, x)
-        g = adjoint_apply(problem.operator, r, x)
-        lam = jnp.maximum(jnp.sqrt(jnp.mean(r * r)), _cast(floor, x))
-        return GDState(_preconditioned_step(x, g, _cast(step_size, x), lam), state.step + 1)
 
-    return Algorithm(_init, step)
+def _precgd_step(step_size: Any, floor: Any, state: GDState, problem: Problem) -> GDState:
+    x = state.x
+    r = residual(problem, x)
+    g = adjoint_apply(problem.operator, r, x)
+    lam = jnp.maximum(jnp.sqrt(jnp.mean(r * r)), _cast(floor, x))
+    return GDState(_preconditioned_step(x, g, _cast(step_size, x), lam), state.step + 1)
 
 
 # ----------------------------------------------------------------------------- optax
@@ -242,7 +265,7 @@ def from_optax(tx: optax.GradientTransformation) -> Algorithm:
             x = optax.apply_updates(state.x, updates)
         return OptaxState(x, inner, state.step + 1)
 
-    return Algorithm(init, step)
+    return _algorithm(init, step)
 
 
 # ----------------------------------------------------------------------------- balancing

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from sensing import _validate
-from sensing.algorithms import Algorithm
+from sensing.algorithms import Algorithm, _algorithm
 from sensing.operators import Factors
 from sensing.problem import Problem, is_symmetric, shape
 
@@ -122,12 +122,12 @@ entry beyond ``finfo(dtype).max ** (1/4)``, where products of factors would over
         raise ValueError(f"algorithm={algorithm!r} must be a sensing.Algorithm (e.g. sensing.gd(0.1))")
     _check_factors(problem, x0)
     _validate.finite("y", problem.y)
-    return _run(algorithm, problem, x0, steps, record_every)
+    return _run(_algorithm(*algorithm), problem, x0, steps, record_every)
 
 
-@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+@functools.partial(jax.jit, static_argnums=(3, 4))
 def _run(algorithm: Algorithm, problem: Problem, x0: Factors, steps: int, record_every: int) -> Trace:
-    """The compiled body of ``run`` (``algorithm`` is static: its functions close over hyperparameters)."""
+    """The compiled body of ``run``; ``algorithm`` is a pytree whose leaves are its hyperparameters."""
 
     def metrics(x: Factors) -> tuple[Array, Array, Array, Array]:
         return (
