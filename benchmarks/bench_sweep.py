@@ -19,7 +19,11 @@ its own), on the process's default single CPU device, in float64:
 * ``sweep_256_quarter``: chunk 256 on a grid 4x smaller: same peak RSS shows memory is bounded
   by the chunk, not the grid.
 
-Each child compiles first (the bare call ahead of time; the sweep by one chunk of the same shape),
+A last child times the bare call and both sweeps alternately in one process (best of 5 rounds,
+2000 runs x 2000 steps; 1000 x 1000 with ``--quick``), so that all three see the same background
+load: the throughput ratio to trust on a busy machine.
+
+Each configuration child compiles first (the bare call ahead of time; the sweep by one chunk of the same shape),
 times the best of ``repeats`` calls (3 with ``--quick``, 1 at full size), then checks three of its runs against the point evaluated alone. Reported: seconds, runs/s, peak RSS (MiB; also above the RSS after imports), and the ratios
 sweep/bare. (``runs // 100`` seeds: the quarter grid of ``--quick`` has 200 runs.)
 """
@@ -123,6 +127,46 @@ def child(mode: str, runs: int, steps: int, repeats: int) -> dict[str, Any]:
             "max_rel_diff_vs_single_run": worst}
 
 
+def interleaved(runs: int, steps: int, rounds: int) -> dict[str, Any]:
+    """Bare call and sweeps (chunk 256, 1024) timed alternately in one process, best of ``rounds`` each.
+
+    Alternating the three in one process exposes them to the same background load, which makes
+    their ratio far more stable on a busy machine than separate processes run one after another.
+    """
+    import time
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+
+    import overparam.sweep as sweep
+
+    grid, point, key = _configs(runs), _point(steps), jax.random.key(0)
+    g = sweep.make_grid(grid)
+    n = g.size
+    cfg = {k: jax.numpy.asarray(v) for k, v in g.configs(np.arange(n)).items()}
+    index = jax.numpy.arange(n, dtype=jax.numpy.uint32)
+    bare = jax.jit(jax.vmap(lambda i, c: point(c, jax.random.fold_in(key, i)))).lower(index, cfg).compile()
+    calls = {
+        "bare": lambda: np.asarray(bare(index, cfg)["error"]),
+        **{f"sweep_{c}": (lambda c=c: sweep.run(point, grid, key=key, chunk_size=c, progress=False,
+                                                 out_dims={"error": ("record",)})["error"].values)
+           for c in (256, 1024)},
+    }
+    for call in calls.values():  # compile and warm
+        call()
+    best = {name: float("inf") for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {"runs": n, "steps": steps, "rounds": rounds, "seconds_best": best,
+            "throughput_ratio_sweep_256_vs_bare": best["bare"] / best["sweep_256"],
+            "throughput_ratio_sweep_1024_vs_bare": best["bare"] / best["sweep_1024"]}
+
+
 def main() -> None:
     import jax
 
@@ -135,6 +179,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
+    if args.child == "interleaved":
+        print(json.dumps(interleaved(args.runs, args.steps, args.repeats)))
+        return
     if args.child:
         print(json.dumps(child(args.child, args.runs, args.steps, args.repeats)))
         return
@@ -146,6 +193,11 @@ def main() -> None:
                "--runs", str(n), "--steps", str(steps), "--repeats", str(repeats)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
         results[mode] = json.loads(proc.stdout.strip().splitlines()[-1])
+    small = (1000, 1000) if args.quick else (2000, 2000)
+    cmd = [sys.executable, "-m", "benchmarks.bench_sweep", "--child", "interleaved", "--runs", str(small[0]),
+           "--steps", str(small[1]), "--repeats", "5"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    alternating = json.loads(proc.stdout.strip().splitlines()[-1])
     bare = results["bare"]
     payload = {
         "runs": runs, "steps": steps, "record_every": RECORD, "quick": args.quick,
@@ -157,6 +209,7 @@ def main() -> None:
         "peak_rss_above_imports_mb": {k: v["peak_rss_above_imports_mb"] for k, v in results.items()},
         "peak_rss_ratio_full_vs_quarter_grid_chunk_256":
             results["sweep_256"]["peak_rss_mb"] / results["sweep_256_quarter"]["peak_rss_mb"],
+        "interleaved": alternating,
         "machine": harness.machine_info(),
     }
     harness.emit("sweep", payload)
