@@ -129,6 +129,24 @@ def iterations_to(error: np.ndarray, steps: np.ndarray, target: float) -> np.nda
     return np.where(hit, np.where(first > 0, t, t1), np.inf)
 
 
+def build_run(setup: Setup, k_max: int, config: Mapping[str, jax.Array | float]) -> tuple[sensing.Problem, jax.Array]:
+    """The problem and initial factor of one run: ``(problem, X0)`` with ``X0`` of shape ``(n, k_max)``.
+
+    The operator and ``M*`` come from ``PROBLEM_SEED`` (shared by every run); the noise
+    ``s = outliers(p) + N(0, nu^2)`` and the direction ``B`` of ``X0 = alpha B`` from
+    ``fold_in(key(INIT_SEED), seed)``; columns ``rank..k_max`` of ``X0`` are zero. ``config`` holds
+    ``rank``, ``init_scale``, ``outliers``, ``noise`` and ``seed`` (scalars, may be traced).
+    """
+    problem = sensing.make_problem(jax.random.key(PROBLEM_SEED), n=setup.n, rank=setup.r, m=setup.m)
+    seed_key = jax.random.fold_in(jax.random.key(INIT_SEED), config["seed"])
+    k_outliers, k_gauss, k_init = jax.random.split(seed_key, 3)
+    s = sample_noise(k_outliers, sensing.outliers(config["outliers"]), problem.y)
+    s = s + sample_noise(k_gauss, sensing.gaussian_noise(config["noise"]), problem.y)
+    problem = problem._replace(y=problem.y + s)
+    x0 = sensing.small_init(k_init, problem, k_max, config["init_scale"])
+    return problem, x0 * sensing.rank_mask(k_max, config["rank"])
+
+
 _POINTS: dict[tuple[Setup, int], Callable[[Mapping[str, jax.Array], jax.Array], dict[str, jax.Array]]] = {}
 
 
@@ -144,19 +162,11 @@ def _point(setup: Setup, k_max: int) -> Callable[[Mapping[str, jax.Array], jax.A
     cache_key = (setup._replace(axes=None), k_max)
     if cache_key in _POINTS:
         return _POINTS[cache_key]
-    n, r, m = setup.n, setup.r, setup.m
     algorithm = sensing.subgm(setup.step_size, setup.decay)
 
     def point(config: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
         del key  # common random numbers: the randomness of a run is a function of its seed only
-        problem = sensing.make_problem(jax.random.key(PROBLEM_SEED), n=n, rank=r, m=m)
-        seed_key = jax.random.fold_in(jax.random.key(INIT_SEED), config["seed"])
-        k_outliers, k_gauss, k_init = jax.random.split(seed_key, 3)
-        s = sample_noise(k_outliers, sensing.outliers(config["outliers"]), problem.y)
-        s = s + sample_noise(k_gauss, sensing.gaussian_noise(config["noise"]), problem.y)
-        problem = problem._replace(y=problem.y + s)
-        x0 = sensing.small_init(k_init, problem, k_max, config["init_scale"])
-        x0 = x0 * sensing.rank_mask(k_max, config["rank"])
+        problem, x0 = build_run(setup, k_max, config)
         trace = sensing.run(algorithm, problem, x0, steps=setup.steps, record_every=setup.record_every)
         return {"error": trace.error, "diverged": trace.diverged}
 
@@ -423,5 +433,5 @@ class SubGMStudy:
 
 STUDY = SubGMStudy()
 
-__all__ = ["STUDY", "SETUPS", "Setup", "SubGMStudy", "evaluate_claims", "iterations_to", "make_figures",
+__all__ = ["STUDY", "SETUPS", "Setup", "SubGMStudy", "build_run", "evaluate_claims", "iterations_to", "make_figures",
            "noise_floor_theory", "run_sweeps"]
