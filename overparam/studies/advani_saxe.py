@@ -161,7 +161,7 @@ def _point(setup: Setup, p_max: int, times: np.ndarray):
         w0 = np.sqrt(setup.init_var) * jax.random.normal(k0, (n,))
         y = x @ w_bar + np.sqrt(setup.noise_var) * jax.random.normal(ke, (p_max,))
         rows = jnp.round(config["load"] * n)
-        mask = (jnp.arange(p_max) < rows).astype(x.dtype)
+        mask = (jnp.arange(p_max, dtype=x.dtype) < rows).astype(x.dtype)
         gen, train = gradient_flow_errors(x, y, w_bar, w0, mask, t, setup.noise_var)
         return {"test_error": gen, "train_error": train}
 

@@ -140,7 +140,7 @@ def _sgld_point(setup: Setup):
 
     def point(config: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
         k_init, k_chain = jax.random.split(key)
-        data = (jnp.arange(n) < config["successes"]).astype(float)
+        data = (jnp.arange(n) < config["successes"]).astype(jnp.result_type(float))
         u = jax.random.uniform(k_init, (d,), minval=1e-6, maxval=1.0 - 1e-6)
         phi0 = jnp.log(u) - jnp.log1p(-u)  # a draw from the prior
         batches = jnp.broadcast_to(data, (steps, n))
