@@ -51,6 +51,7 @@ from bounds.regret import (
     MonteCarloEstimate,
     SupervisedRegret,
     batch_regret,
+    binomial_window,
     chunked_logsumexp,
     compositions,
     expected_regret,

@@ -61,7 +61,9 @@ def lanczos(matvec: Callable[[Array], Array], key: Array, dim: int, num_iter: in
     """Lanczos tridiagonalisation of a symmetric operator with full reorthogonalisation.
 
     Starts from a random unit vector drawn with ``key``; ``1 <= num_iter <= dim``. Returns
-    alphas (m,), betas (m - 1,) and the basis V (m, dim) with ``V H V^T = T``.
+    alphas (m,), betas (m - 1,) and the basis V (m, dim) with ``V H V^T = T``. The program is
+    compiled per ``matvec`` object (a static argument): reuse the same ``matvec`` (e.g. from one
+    :func:`flat_hvp` call) across keys to compile once. Memory O(m dim).
     """
     dim = _validate.positive_int("dim", dim)
     m = _validate.positive_int("num_iter", num_iter)
