@@ -91,6 +91,14 @@ def test_study_end_to_end_through_the_command(tmp_path):
     # relative errors start near 1 (X0 is small) and never diverge
     np.testing.assert_allclose(ds.asym_error.isel(step=0).values, 1.0, atol=0.05)
     assert not ds.diverged.values.any()
+    # --resume into the finished folder recomputes nothing: no chunk file of the store is rewritten
+    zarr_dir = out / "sweep.zarr"
+    chunk_files = {p: p.stat().st_mtime_ns for p in zarr_dir.rglob("*")
+                   if p.is_file() and "c" in p.relative_to(zarr_dir).parts}
+    again = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, timeout=400, env=env)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert chunk_files and {p: p.stat().st_mtime_ns for p in chunk_files} == chunk_files
+    assert [c.measured for c in read_claims(out)] == [c.measured for c in claims]
     show = subprocess.run([sys.executable, "-m", "overparam.cli", "show", str(out)], capture_output=True,
                           text=True, timeout=120, env=env)
     assert show.returncode == 0 and "5 of 5 claims pass" in show.stdout and "sweep store, complete" in show.stdout
