@@ -188,7 +188,8 @@ def run_sweep(size: Size = "quick", overrides: Mapping[str, Sequence[float]] | N
               setup: Setup | None = None, progress: bool = False) -> tuple[xr.Dataset, Setup]:
     """Simulate the grid ``load x seed``; the dataset has ``test_error``, ``train_error`` with dims
     ``(load, seed, time)`` and the theory curves ``theory_test_error``, ``theory_train_error``
-    with dims ``(load, time)``."""
+    with dims ``(load, time)``. ``setup`` replaces the size's :class:`Setup` (smaller problems for
+    notebooks and tests)."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
     setup = SETUPS[size] if setup is None else setup

@@ -210,7 +210,8 @@ class Results(NamedTuple):
 
 def run_all(size: Size = "quick", overrides: Mapping[str, Sequence[float]] | None = None, *,
             setup: Setup | None = None, progress: bool = False) -> tuple[Results, xr.Dataset, Setup]:
-    """The regret table, the regret-vs-n curves, and the SGLD ensemble comparison."""
+    """The regret table, the regret-vs-n curves, and the SGLD ensemble comparison. ``setup`` replaces
+    the size's :class:`Setup` (smaller problems for notebooks and tests)."""
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
     setup = SETUPS[size] if setup is None else setup
