@@ -29,7 +29,7 @@ from randfeat.powerlaw import (
     ridgeless_gamma,
     ridgeless_krr_constant,
 )
-from randfeat.ridge import RidgePath, ridge_path, ridge_weights, width_mask
+from randfeat.ridge import RidgePath, ridge_path, ridge_path_widths, ridge_weights, width_mask
 from randfeat.tasks import Task, digits_data, digits_task, kernel_task, make_task, power_law_task, relu_nngp_kernel
 from randfeat.theory import (
     OptimalRidge,
@@ -48,6 +48,6 @@ __all__ = [
     "kernel_task", "krr_risk", "learnabilities", "learnability_sum_constant", "linear_features",
     "linear_kernel", "make_task", "marchenko_pastur_density", "optimal_fitting_ratio", "optimal_ridge",
     "overfitting_threshold", "power_law_task", "rbf_kernel", "relu_features", "relu_nngp_kernel",
-    "rf_risk", "ridge_path", "ridge_weights", "ridgeless_gamma", "ridgeless_krr_constant",
+    "rf_risk", "ridge_path", "ridge_path_widths", "ridge_weights", "ridgeless_gamma", "ridgeless_krr_constant",
     "ridgeless_risk", "width_mask",
 ]

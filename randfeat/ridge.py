@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from randfeat import _checks
 
@@ -100,3 +101,38 @@ def ridge_path(phi_train: jax.Array, y_train: jax.Array, phi_test: jax.Array, y_
     train = jnp.mean((pred_train - y_train[:, None]) ** 2, axis=0)
     test = jnp.mean((pred_test - y_test[:, None]) ** 2, axis=0)
     return RidgePath(train, test)
+
+
+def ridge_path_widths(phi_train: jax.Array, y_train: jax.Array, phi_test: jax.Array, y_test: jax.Array,
+                      ridges: jax.Array, widths) -> RidgePath:
+    """:func:`ridge_path` for every width of a nested sweep, (W, R) arrays, in kernel (dual) form.
+
+    Equal to ``vmap(ridge_path(..., width=w))`` over ``widths`` (the same masked model) but the
+    Gram matrices ``K_w = (k_max / w) Phi[:, :w] Phi[:, :w]^T`` are built as prefix sums over the
+    column blocks between consecutive sorted widths, so all W widths cost one pass over the k_max
+    features (``(n + t) n k_max`` flops) plus W eigendecompositions of size n. ``widths`` must be
+    concrete, increasing integers in [1, k_max].
+    """
+    _check_inputs(phi_train, y_train, phi_test, y_test, ridges)
+    w = np.asarray(widths)
+    k_max = phi_train.shape[1]
+    if w.ndim != 1 or w.size < 1 or np.any(np.diff(w) <= 0) or w[0] < 1 or w[-1] > k_max or np.any(w != np.round(w)):
+        raise ValueError(f"widths = {w!r} is out of range; allowed: increasing integers in [1, {k_max}]")
+    ridges = jnp.asarray(ridges, dtype=phi_train.dtype)
+    edges = np.concatenate([[0], w.astype(int)])
+    blocks_train = jnp.stack([phi_train[:, a:b] @ phi_train[:, a:b].T for a, b in zip(edges[:-1], edges[1:])])
+    blocks_test = jnp.stack([phi_test[:, a:b] @ phi_train[:, a:b].T for a, b in zip(edges[:-1], edges[1:])])
+    scale = (k_max / w.astype(float))[:, None, None]
+    grams = jnp.cumsum(blocks_train, axis=0) * scale
+    cross = jnp.cumsum(blocks_test, axis=0) * scale
+
+    def one(gram, kx):
+        s, u = jnp.linalg.eigh(gram)
+        s = jnp.maximum(s, 0.0)
+        coef = (u.T @ y_train)[:, None] * _inverse_spectrum(s, ridges)
+        pred_train = (u * s) @ coef
+        pred_test = (kx @ u) @ coef
+        return RidgePath(jnp.mean((pred_train - y_train[:, None]) ** 2, axis=0),
+                         jnp.mean((pred_test - y_test[:, None]) ** 2, axis=0))
+
+    return jax.vmap(one)(grams, cross)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 
 from randfeat import features as F
-from randfeat.ridge import ridge_path, ridge_weights
+from randfeat.ridge import ridge_path, ridge_path_widths, ridge_weights
 from randfeat.tasks import power_law_task, relu_nngp_kernel
 
 SEEDS = 48
@@ -101,6 +101,17 @@ def test_masked_widths_equal_unpadded_runs(masked_path, seed):
         ref = ridge_path(a[:, :w] * s, y, b[:, :w] * s, yt, RIDGES)
         np.testing.assert_allclose(np.asarray(out.test_mse[i]), np.asarray(ref.test_mse), rtol=1e-9)
         np.testing.assert_allclose(np.asarray(out.train_mse[i]), np.asarray(ref.train_mse), rtol=1e-9, atol=1e-14)
+
+
+def test_prefix_gram_widths_equal_masked_path(masked_path):
+    a, y, b, yt = _data(11, 20, 32)
+    widths = np.array([3, 8, 19, 32])
+    fast = ridge_path_widths(a, y, b, yt, RIDGES, widths)
+    ref = masked_path(a, y, b, yt, widths)
+    np.testing.assert_allclose(np.asarray(fast.test_mse), np.asarray(ref.test_mse), rtol=1e-9)
+    np.testing.assert_allclose(np.asarray(fast.train_mse), np.asarray(ref.train_mse), rtol=1e-8, atol=1e-14)
+    with pytest.raises(ValueError, match="widths"):
+        ridge_path_widths(a, y, b, yt, RIDGES, np.array([8, 3]))
 
 
 def test_bad_input():
