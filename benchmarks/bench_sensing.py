@@ -20,7 +20,9 @@ Three implementations, float32 and float64, in one process:
   ``(m, n^2)`` matrix), one GD step compiled with ``torch.compile``; also reported eager. Skipped
   when torch is not installed.
 
-The three are first checked to produce the same error trajectories, then timed. Useful flops are
+The three are first checked to produce the same error trajectories, then timed (the jax and torch
+programs round-robin, ``harness.timeit_interleaved``, so drifting machine load hits them alike; the
+NumPy loop once, as it takes minutes). Useful flops are
 ``4 m n^2`` per configuration and step (``2 m n^2`` for ``A(X X^T)`` and as many for
 ``sum_i r_i A_i`` on the unpacked operator); the achieved rate is compared with the float32 matmul
 peak measured in the same run (``harness.matmul_peak_gflops``).
@@ -303,10 +305,14 @@ def dense_sweep(size: SweepSize, dtype_name: str, repeats: int, info: dict[str, 
     # timing (after the agreement check); the matmul peak right before the project's timing
     peak32 = harness.matmul_peak_gflops("float32")
     peak_own = peak32 if dtype_name == "float32" else harness.matmul_peak_gflops(dtype_name)
-    t_op = harness.timeit(compiled, problem, scales, ranks, eta, key, repeats=repeats, warmup=1)
+    calls: dict[str, Callable[[], Any]] = {"overparam": lambda: compiled(problem, scales, ranks, eta, key)}
     if torch is not None:
-        t_torch = harness.timeit(compiled_t, x0_t, eta_t, repeats=repeats, warmup=1)
-        t_torch_eager = harness.timeit(eager, x0_t, eta_t, repeats=max(1, repeats // 2), warmup=0)
+        calls["torch_compile"] = lambda: compiled_t(x0_t, eta_t)
+        calls["torch_eager"] = lambda: eager(x0_t, eta_t)
+    timings = harness.timeit_interleaved(calls, repeats=repeats, warmup=1)
+    t_op = timings["overparam"]
+    t_torch = timings.get("torch_compile")
+    t_torch_eager = timings.get("torch_eager")
 
     gflop = useful_gflop(size, batch)
     rate = gflop / t_op["min"]

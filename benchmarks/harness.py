@@ -40,6 +40,7 @@ import numpy as np
 
 __all__ = [
     "timeit",
+    "timeit_interleaved",
     "matmul_flops",
     "gflops",
     "matmul_peak_gflops",
@@ -102,6 +103,44 @@ def timeit(
         "times": times,
         "repeats": repeats,
         "warmup": warmup,
+    }
+
+
+def timeit_interleaved(
+    calls: Mapping[str, Callable[[], Any]], repeats: int = 5, warmup: int = 1
+) -> dict[str, dict[str, Any]]:
+    """Time several zero-argument callables round-robin: round ``j`` calls each once, in order.
+
+    On a machine shared with other work the load drifts; interleaving exposes every competitor to
+    the same drift, so ratios of their ``min`` times are fairer than with back-to-back
+    :func:`timeit` calls. Each callable first gets ``warmup`` untimed calls. Returns
+    ``{name: timing}`` with the same fields as :func:`timeit`.
+    """
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    if not isinstance(warmup, int) or warmup < 0:
+        raise ValueError(f"warmup must be an integer >= 0, got {warmup!r}")
+    if not calls:
+        raise ValueError("calls must name at least one callable, got an empty mapping")
+    for fn in calls.values():
+        for _ in range(warmup):
+            _block(fn())
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, fn in calls.items():
+            start = time.perf_counter()
+            _block(fn())
+            times[name].append(time.perf_counter() - start)
+    return {
+        name: {
+            "min": min(t),
+            "median": statistics.median(t),
+            "max": max(t),
+            "times": t,
+            "repeats": repeats,
+            "warmup": warmup,
+        }
+        for name, t in times.items()
     }
 
 

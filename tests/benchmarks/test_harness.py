@@ -135,3 +135,21 @@ def test_emit_prints_one_json_line(capsys):
     parsed = json.loads(lines[0])
     assert parsed == record
     assert parsed == {"benchmark": "demo", "ratio": 2.5, "times": [1.0, 2.0], "bad": "nan", "n": 3}
+
+
+def test_timeit_interleaved_times_each_call_round_robin():
+    order = []
+
+    def nap(name: str, seconds: float):
+        def call() -> None:
+            order.append(name)
+            time.sleep(seconds)
+
+        return call
+
+    result = harness.timeit_interleaved({"short": nap("short", 0.01), "long": nap("long", 0.03)}, repeats=3, warmup=1)
+    assert order == ["short", "long"] + ["short", "long"] * 3  # warm-ups first, then rounds
+    assert result["short"]["min"] >= 0.01 and result["long"]["min"] >= 0.03
+    assert all(len(r["times"]) == 3 for r in result.values())
+    with pytest.raises(ValueError, match="calls"):
+        harness.timeit_interleaved({})
