@@ -104,7 +104,7 @@ def test_sgld_ensemble_log_loss_against_the_exact_mixture():
 
     grad = B.minibatch_gradient(lambda t: -0.5 * t**2, log_lik, data_size=n)
     alg = B.sgld(grad)
-    steps = 800
+    steps = 500
     batches = (jnp.broadcast_to(x, (steps, n)), jnp.broadcast_to(y, (steps, n)))
     eps = jnp.full((steps,), 5e-3)
     run = jax.jit(jax.vmap(lambda k: B.sample_chain(alg, k, jnp.asarray(0.0), batches, eps)[-1]))
