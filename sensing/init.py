@@ -55,6 +55,12 @@ def spectral_init(problem: Problem, k: int) -> Factors:
     """
     n1, n2 = shape(problem)
     k = _validate.integer("k", k, low=1, high=min(n1, n2))
+    return _spectral_init(problem, k)
+
+
+@functools.partial(jax.jit, static_argnums=(1,))
+def _spectral_init(problem: Problem, k: int) -> Factors:
+    n1, n2 = shape(problem)
     symmetric = is_symmetric(problem)
     z = adjoint_matrix(problem.operator, problem.y, (n1, n2), symmetric)
     if symmetric:

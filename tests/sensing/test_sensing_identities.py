@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 
 import sensing
 
-N, N2, R, M, K = 9, 7, 2, 120, 4
+N, N2, R, M, K = 12, 10, 2, 120, 4
 OPERATORS = ("gaussian", "rank_one", "completion")
 
 
 def _problem(operator: str, symmetric: bool):
-    m = min(M, N * (N if symmetric else N2) - 10) if operator == "completion" else M
-    return sensing.make_problem(jax.random.key(21), n=N, rank=R, m=m, operator=operator,
+    return sensing.make_problem(jax.random.key(21), n=N, rank=R, m=M, operator=operator,
                                 symmetric=symmetric, n2=None if symmetric else N2,
                                 noise=sensing.gaussian_noise(0.01))
 

@@ -9,8 +9,9 @@ import pytest
 import sensing
 
 KEY = jax.random.key(0)
-PROBLEM = sensing.make_problem(KEY, n=6, rank=2, m=40)
-ASYM = sensing.make_problem(KEY, n=6, rank=2, m=40, symmetric=False, n2=5)
+# the sizes of test_sensing_gd.py, so the compiled sampler is shared
+PROBLEM = sensing.make_problem(KEY, n=12, rank=2, m=300)
+ASYM = sensing.make_problem(KEY, n=12, rank=2, m=300, symmetric=False, n2=10)
 
 
 @pytest.mark.parametrize(
@@ -53,7 +54,7 @@ def test_make_problem_rejects(kwargs, pattern):
         (lambda: sensing.from_optax("adam"), r"tx='adam'"),
         (lambda: sensing.small_init(KEY, PROBLEM, 0, 0.1), r"k=0 .*\[1, inf\]"),
         (lambda: sensing.small_init(KEY, PROBLEM, 2, -0.1), r"scale=-0.1 .*\[0.0, inf\]"),
-        (lambda: sensing.spectral_init(PROBLEM, 7), r"k=7 .*\[1, 6\]"),
+        (lambda: sensing.spectral_init(PROBLEM, 13), r"k=13 .*\[1, 12\]"),
         (lambda: sensing.rank_mask(4, 5), r"k=5 .*\[1.0, 4.0\]"),
         (lambda: sensing.rank_mask(0, 1), r"k_max=0 .*\[1, inf\]"),
     ],
@@ -63,19 +64,19 @@ def test_constructors_reject(build, pattern):
         build()
 
 
-X = jnp.zeros((6, 2))
+X = jnp.zeros((12, 2))
 
 
 @pytest.mark.parametrize(
     "problem, x0, kwargs, pattern",
     [
-        (PROBLEM, jnp.zeros((5, 2)), {}, r"x0 has shape \(5, 2\).*\(6, k\)"),
-        (PROBLEM, (X, X), {}, r"x0 has shape .*\(6, k\)"),
-        (ASYM, X, {}, r"x0 has shapes .*\(6, k\), \(5, k\)"),
-        (ASYM, (X, jnp.zeros((5, 3))), {}, r"x0 has shapes .*\(6, k\), \(5, k\)"),
-        (PROBLEM, jnp.zeros((6, 0)), {}, r"x0 has 0 columns.*\[1, inf\)"),
-        (PROBLEM, jnp.zeros((6, 2), jnp.float32), {}, r"x0 has dtype float32"),
-        (PROBLEM, jnp.full((6, 2), jnp.nan), {}, r"x0 has 12 non-finite"),
+        (PROBLEM, jnp.zeros((5, 2)), {}, r"x0 has shape \(5, 2\).*\(12, k\)"),
+        (PROBLEM, (X, X), {}, r"x0 has shape .*\(12, k\)"),
+        (ASYM, X, {}, r"x0 has shapes .*\(12, k\), \(10, k\)"),
+        (ASYM, (X, jnp.zeros((10, 3))), {}, r"x0 has shapes .*\(12, k\), \(10, k\)"),
+        (PROBLEM, jnp.zeros((12, 0)), {}, r"x0 has 0 columns.*\[1, inf\)"),
+        (PROBLEM, jnp.zeros((12, 2), jnp.float32), {}, r"x0 has dtype float32"),
+        (PROBLEM, jnp.full((12, 2), jnp.nan), {}, r"x0 has 24 non-finite"),
         (PROBLEM._replace(y=PROBLEM.y.at[0].set(jnp.inf)), X, {}, r"y has 1 non-finite"),
         (PROBLEM, X, dict(steps=10, record_every=3), r"steps=10 must be a multiple of record_every=3"),
         (PROBLEM, X, dict(steps=-1, record_every=1), r"steps=-1 .*\[0, inf\]"),
