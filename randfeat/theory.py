@@ -60,11 +60,19 @@ def learnabilities(task: Task, gamma) -> jax.Array:
     return jnp.where(lam > 0, lam / jnp.where(lam > 0, lam + g, 1.0), 0.0)
 
 
+def _sums(*terms: jax.Array) -> tuple[jax.Array, ...]:
+    """Several sums over the mode axis in one variadic reduction (one fused pass over the modes
+    instead of one pass, and one materialised temporary, per sum)."""
+    zero = tuple(jnp.zeros((), t.dtype) for t in terms)
+    return jax.lax.reduce(terms, zero, lambda a, b: tuple(x + y for x, y in zip(a, b)), (terms[0].ndim - 1,))
+
+
 def _moments(lam: jax.Array, g: jax.Array):
-    """z = sum L, q = sum L^2, c3 = sum L (1 - L)(1 - 2 L) at gamma = g > 0."""
+    """z = sum L, q = sum L^2, c3 = sum L (1 - L)(1 - 2 L) = z - 3 q + 2 sum L^3 at gamma = g > 0."""
     ell = lam / (lam + g)
-    one = 1.0 - ell
-    return jnp.sum(ell), jnp.sum(ell * ell), jnp.sum(ell * one * (one - ell))
+    ell2 = ell * ell
+    z, q, r = _sums(ell, ell2, ell2 * ell)
+    return z, q, z - 3.0 * q + 2.0 * r
 
 
 def _safeguarded_root(fun, lo, hi, u0, max_iter: int, tol: float):
@@ -166,12 +174,12 @@ def _risk_at_gamma(lam, v2, noise, n, inv_k, gamma):
     """All eigenframework quantities at a given effective ridge (one point)."""
     ell = jnp.where(lam > 0, lam / jnp.where(lam > 0, lam + gamma, 1.0), 0.0)
     one = 1.0 - ell
-    z, q = jnp.sum(ell), jnp.sum(ell * ell)
+    z, q, bias, var = _sums(ell, ell * ell, one * one * v2, ell * one * v2)
     s = z - q
     ratio = s * inv_k / (1.0 - q * inv_k)            # (z - q) / (k - q)
     den = 1.0 - q / n - s * ratio / n
     e0 = jnp.where(den > 0, 1.0 / jnp.where(den > 0, den, 1.0), jnp.inf)   # diverges at n = k
-    test = e0 * (jnp.sum((one * one + ell * one * ratio) * v2) + noise)
+    test = e0 * (bias + ratio * var + noise)
     train = (1.0 - z / n) ** 2 * test
     return test, train, gamma * (1.0 - z * inv_k), e0, z, q, ell
 
