@@ -33,7 +33,6 @@ def gibbs_free_energy(log_prior, log_likelihood, log_rho) -> Array:
     _validate.log_prior("log_rho", log_rho)
     lr = jnp.asarray(log_rho)
     rho = jnp.exp(lr)
-    safe = jnp.where(rho > 0, 1.0, 0.0)
     kl = jnp.sum(jnp.where(rho > 0, rho * (lr - jnp.asarray(log_prior)), 0.0))
-    energy = -jnp.sum(jnp.where(rho > 0, rho * jnp.asarray(log_likelihood) * safe, 0.0))
+    energy = -jnp.sum(jnp.where(rho > 0, rho * jnp.asarray(log_likelihood), 0.0))
     return energy + kl
