@@ -98,9 +98,9 @@ class Setup(NamedTuple):
 
 SETUPS: dict[str, Setup] = {
     "quick": Setup(
-        modes=1000, n_ref=128, k_ref=128, widths=(16, 32, 64, 128, 256, 512), samples=(16, 32, 64, 128, 256, 512),
-        ridges=tuple(np.geomspace(1e-3, 1e2, 11)), n_test=500, alpha=1.5, beta=1.5, noise=0.5,
-        digits_widths=(16, 32, 64, 128, 256, 512), digits_samples=(16, 32, 64, 128, 256, 512),
+        modes=500, n_ref=64, k_ref=64, widths=(8, 16, 32, 64, 128, 256), samples=(8, 16, 32, 64, 128, 256),
+        ridges=tuple(np.geomspace(1e-3, 1e2, 11)), n_test=300, alpha=1.5, beta=1.5, noise=0.5,
+        digits_widths=(8, 16, 32, 64, 128, 256), digits_samples=(8, 16, 32, 64, 128, 256),
         digits_ridges=tuple(np.geomspace(1e-4, 1e1, 11)),
         ratio_pairs=((3.0, 2.0), (2.5, 2.0)), threshold_pairs=((2.0, 3.0), (2.5, 3.5)),
         ratio_n=200, ratio_modes=50_000, relative_noise=tuple(np.linspace(0.0, 2.0, 9)),
@@ -172,20 +172,16 @@ def _size_sweeps(phi_train, phi_test, y_train, y_test, widths, samples, n_ref, k
     """Test MSE (W, R) over widths at ``n_ref`` samples and (S, R) over sample sizes at ``k_ref``
     features; the features are nested (the first k columns), the samples too (the first n rows).
 
-    Widths vary by masking columns (one shape, ``lax.map``); sample sizes are static slices, so each
-    costs one eigendecomposition of its own size. ``widths`` (W,) array; ``samples`` tuple of ints.
+    Widths and sample sizes are static slices (``widths``, ``samples``: tuples of ints), so each
+    costs one eigendecomposition of its own size (the n x n kernel matrix) for all ridges.
     """
-    k_max = phi_train.shape[1]
-    cols = jnp.arange(k_max, dtype=phi_train.dtype)
     f_tr, y_tr = phi_train[:n_ref], y_train[:n_ref]
-
-    def at_width(width):
-        scale = (cols < width).astype(phi_train.dtype) / width
-        k_tr = (f_tr * scale) @ f_tr.T
-        k_te = (phi_test * scale) @ f_tr.T
-        return ridge_path_mse(k_tr, k_te, y_tr, y_test, jnp.ones(n_ref, phi_train.dtype), ridges)
-
-    by_width = jax.lax.map(at_width, widths)
+    cols = []
+    for k in widths:
+        k_tr = f_tr[:, :k] @ f_tr[:, :k].T / k
+        k_te = phi_test[:, :k] @ f_tr[:, :k].T / k
+        cols.append(ridge_path_mse(k_tr, k_te, y_tr, y_test, jnp.ones(n_ref, phi_train.dtype), ridges))
+    by_width = jnp.stack(cols)
     rows = []
     for n in samples:
         f = phi_train[:n, :k_ref]
@@ -200,7 +196,7 @@ def _gaussian_point(setup: Setup):
     v = np.arange(1, setup.modes + 1, dtype=float) ** (-0.5 * setup.beta)
     n_max = max(max(setup.samples), setup.n_ref)
     k_max = max(max(setup.widths), setup.k_ref)
-    widths, samples = jnp.asarray(setup.widths, dtype=float), tuple(int(n) for n in setup.samples)
+    widths, samples = tuple(int(k) for k in setup.widths), tuple(int(n) for n in setup.samples)
     ridges = jnp.asarray(setup.ridges)
 
     def point(config: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
@@ -222,7 +218,7 @@ def _digits_point(setup: Setup):
     x_all, y_all = jnp.asarray(x_all), jnp.asarray(y_all)
     n_max = max(max(setup.digits_samples), setup.n_ref)
     k_max = max(max(setup.digits_widths), setup.k_ref)
-    widths = jnp.asarray(setup.digits_widths, dtype=float)
+    widths = tuple(int(k) for k in setup.digits_widths)
     samples = tuple(int(n) for n in setup.digits_samples)
     ridges = jnp.asarray(setup.digits_ridges)
 
