@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import jax
 
 jax.config.update("jax_enable_x64", True)
 
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy.optimize import bisect  # noqa: E402
 
