@@ -105,34 +105,55 @@ def ridge_path(phi_train: jax.Array, y_train: jax.Array, phi_test: jax.Array, y_
 
 def ridge_path_widths(phi_train: jax.Array, y_train: jax.Array, phi_test: jax.Array, y_test: jax.Array,
                       ridges: jax.Array, widths) -> RidgePath:
-    """:func:`ridge_path` for every width of a nested sweep, (W, R) arrays, in kernel (dual) form.
+    """:func:`ridge_path` for every width of a nested sweep, (W, R) arrays.
 
-    Equal to ``vmap(ridge_path(..., width=w))`` over ``widths`` (the same masked model) but the
-    Gram matrices ``K_w = (k_max / w) Phi[:, :w] Phi[:, :w]^T`` are built as prefix sums over the
-    column blocks between consecutive sorted widths, so all W widths cost one pass over the k_max
-    features (``(n + t) n k_max`` flops) plus W eigendecompositions of size n. ``widths`` must be
-    concrete, increasing integers in [1, k_max].
+    Equal to ``vmap(ridge_path(..., width=w))`` over ``widths`` (the same masked model) but
+    cheaper: widths ``w <= n`` use the primal form on the leading ``w x w`` block of one feature
+    covariance ``Phi^T Phi`` (eigendecompositions of size w); wider ones use the kernel form with
+    Gram matrices ``K_w = (k_max / w) Phi[:, :w] Phi[:, :w]^T`` built as prefix sums over the column
+    blocks between consecutive widths, so all widths cost one pass over the k_max features
+    (``(n + t) n k_max`` flops) plus one eigendecomposition per width. ``widths`` must be concrete,
+    increasing integers in [1, k_max].
     """
     _check_inputs(phi_train, y_train, phi_test, y_test, ridges)
     w = np.asarray(widths)
-    k_max = phi_train.shape[1]
+    n, k_max = phi_train.shape
     if w.ndim != 1 or w.size < 1 or np.any(np.diff(w) <= 0) or w[0] < 1 or w[-1] > k_max or np.any(w != np.round(w)):
         raise ValueError(f"widths = {w!r} is out of range; allowed: increasing integers in [1, {k_max}]")
+    w = w.astype(int)
     ridges = jnp.asarray(ridges, dtype=phi_train.dtype)
-    edges = np.concatenate([[0], w.astype(int)])
-    blocks_train = jnp.stack([phi_train[:, a:b] @ phi_train[:, a:b].T for a, b in zip(edges[:-1], edges[1:])])
-    blocks_test = jnp.stack([phi_test[:, a:b] @ phi_train[:, a:b].T for a, b in zip(edges[:-1], edges[1:])])
-    scale = (k_max / w.astype(float))[:, None, None]
-    grams = jnp.cumsum(blocks_train, axis=0) * scale
-    cross = jnp.cumsum(blocks_test, axis=0) * scale
 
-    def one(gram, kx):
-        s, u = jnp.linalg.eigh(gram)
-        s = jnp.maximum(s, 0.0)
-        coef = (u.T @ y_train)[:, None] * _inverse_spectrum(s, ridges)
-        pred_train = (u * s) @ coef
-        pred_test = (kx @ u) @ coef
-        return RidgePath(jnp.mean((pred_train - y_train[:, None]) ** 2, axis=0),
-                         jnp.mean((pred_test - y_test[:, None]) ** 2, axis=0))
+    def mse(pred_train, pred_test):
+        return (jnp.mean((pred_train - y_train[:, None]) ** 2, axis=0),
+                jnp.mean((pred_test - y_test[:, None]) ** 2, axis=0))
 
-    return jax.vmap(one)(grams, cross)
+    results = []
+    narrow = w[w <= n]
+    if narrow.size:
+        top = int(narrow[-1])
+        cov = phi_train[:, :top].T @ phi_train[:, :top]
+        proj = phi_train[:, :top].T @ y_train
+        for width in narrow:
+            scale = k_max / width
+            s, v = jnp.linalg.eigh(cov[:width, :width] * scale)
+            coef = (v.T @ proj[:width])[:, None] * jnp.sqrt(scale) * _inverse_spectrum(jnp.maximum(s, 0.0), ridges)
+            results.append(mse((phi_train[:, :width] @ v) @ coef * jnp.sqrt(scale),
+                               (phi_test[:, :width] @ v) @ coef * jnp.sqrt(scale)))
+    wide = w[w > n]
+    if wide.size:
+        edges = np.concatenate([[0], wide])
+        blocks_train = jnp.stack([phi_train[:, a:b] @ phi_train[:, a:b].T for a, b in zip(edges[:-1], edges[1:])])
+        blocks_test = jnp.stack([phi_test[:, a:b] @ phi_train[:, a:b].T for a, b in zip(edges[:-1], edges[1:])])
+        scale = (k_max / wide.astype(float))[:, None, None]
+        grams = jnp.cumsum(blocks_train, axis=0) * scale
+        cross = jnp.cumsum(blocks_test, axis=0) * scale
+
+        def one(gram, kx):
+            s, u = jnp.linalg.eigh(gram)
+            s = jnp.maximum(s, 0.0)
+            coef = (u.T @ y_train)[:, None] * _inverse_spectrum(s, ridges)
+            return mse((u * s) @ coef, (kx @ u) @ coef)
+
+        train, test = jax.vmap(one)(grams, cross)
+        results.extend(zip(train, test))
+    return RidgePath(jnp.stack([r[0] for r in results]), jnp.stack([r[1] for r in results]))

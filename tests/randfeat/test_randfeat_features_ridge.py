@@ -105,7 +105,7 @@ def test_masked_widths_equal_unpadded_runs(masked_path, seed):
 
 def test_prefix_gram_widths_equal_masked_path(masked_path):
     a, y, b, yt = _data(11, 20, 32)
-    widths = np.array([3, 8, 19, 32])
+    widths = np.array([3, 8, 19, 20, 21, 32])    # primal (<= n = 20) and kernel (> n) branches
     fast = ridge_path_widths(a, y, b, yt, RIDGES, widths)
     ref = masked_path(a, y, b, yt, widths)
     np.testing.assert_allclose(np.asarray(fast.test_mse), np.asarray(ref.test_mse), rtol=1e-9)
