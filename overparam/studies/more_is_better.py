@@ -54,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from scipy.optimize import brentq
+from threadpoolctl import threadpool_limits
 
 from overparam import plot, sweep
 from overparam.studies.base import SIZES, Claim, Size, StudyResult, write_claims
@@ -172,23 +173,26 @@ def _size_sweeps(phi_train, phi_test, y_train, y_test, widths, samples, n_ref, k
     """Test MSE (W, R) over widths at ``n_ref`` samples and (S, R) over sample sizes at ``k_ref``
     features; the features are nested (the first k columns), the samples too (the first n rows).
 
-    Widths and sample sizes are static slices (``widths``, ``samples``: tuples of ints), so each
-    costs one eigendecomposition of its own size (the n x n kernel matrix) for all ridges.
+    Every (width, size) pair is one step of a single ``lax.map`` with column and row masks (one
+    shape, one eigendecomposition per step, run one after the other). ``widths``, ``samples``:
+    tuples of ints.
     """
-    f_tr, y_tr = phi_train[:n_ref], y_train[:n_ref]
-    cols = []
-    for k in widths:
-        k_tr = f_tr[:, :k] @ f_tr[:, :k].T / k
-        k_te = phi_test[:, :k] @ f_tr[:, :k].T / k
-        cols.append(ridge_path_mse(k_tr, k_te, y_tr, y_test, jnp.ones(n_ref, phi_train.dtype), ridges))
-    by_width = jnp.stack(cols)
-    rows = []
-    for n in samples:
-        f = phi_train[:n, :k_ref]
-        k_tr = f @ f.T / k_ref
-        k_te = phi_test[:, :k_ref] @ f.T / k_ref
-        rows.append(ridge_path_mse(k_tr, k_te, y_train[:n], y_test, jnp.ones(n, phi_train.dtype), ridges))
-    return by_width, jnp.stack(rows)
+    n_max, k_max = phi_train.shape
+    dtype = phi_train.dtype
+    cols = jnp.arange(k_max, dtype=dtype)
+    rows = jnp.arange(n_max, dtype=dtype)
+    ks = jnp.asarray([float(k) for k in widths] + [float(k_ref)] * len(samples), dtype=dtype)
+    ns = jnp.asarray([float(n_ref)] * len(widths) + [float(n) for n in samples], dtype=dtype)
+
+    def at(kn):
+        k, n = kn
+        scale = (cols < k).astype(dtype) / k
+        k_tr = (phi_train * scale) @ phi_train.T
+        k_te = (phi_test * scale) @ phi_train.T
+        return ridge_path_mse(k_tr, k_te, y_train, y_test, (rows < n).astype(dtype), ridges)
+
+    mse = jax.lax.map(at, (ks, ns))
+    return mse[: len(widths)], mse[len(widths):]
 
 
 def _gaussian_point(setup: Setup):
@@ -239,12 +243,22 @@ def run_experiments(setup: Setup, trials: Sequence[int], progress: bool = False)
     """Both experiments over the ``trial`` grid; each dataset has ``mse_vs_width`` (trial, width,
     ridge) and ``mse_vs_samples`` (trial, samples, ridge)."""
     out = {}
+    # The compiled program holds several independent eigendecompositions that XLA may run at once;
+    # they call SciPy's OpenBLAS LAPACK, whose own thread pool must then be single-threaded
+    # (concurrent multi-threaded OpenBLAS calls can deadlock).
+    with threadpool_limits(limits=1, user_api="blas"):
+        out.update(_run_experiments(setup, trials, progress))
+    return out
+
+
+def _run_experiments(setup: Setup, trials: Sequence[int], progress: bool) -> dict[str, xr.Dataset]:
+    out = {}
     for name, point, widths, samples, ridges in (
         ("gaussian", _gaussian_point(setup), setup.widths, setup.samples, setup.ridges),
         ("digits", _digits_point(setup), setup.digits_widths, setup.digits_samples, setup.digits_ridges),
     ):
         out[name] = sweep.run(
-            point, {"trial": tuple(trials)}, key=jax.random.key(2023 + len(name)), chunk_size=2, progress=progress,
+            point, {"trial": tuple(trials)}, key=jax.random.key(2023 + len(name)), chunk_size=len(trials), progress=progress,
             out_dims={"mse_vs_width": ("width", "ridge"), "mse_vs_samples": ("samples", "ridge")},
             out_coords={"width": list(widths), "samples": list(samples), "ridge": list(ridges)},
             attrs={"study": NAME, "experiment": name, **{k: v for k, v in setup._asdict().items() if k != "axes"}})
