@@ -289,6 +289,7 @@ def make_figures(res: Results, setup: Setup, out: Path) -> list[Path]:
         ax.plot(n_axis, d_t, "-", color=c, label=f"D_t, D = {d}, p0 = {p0:g}")
         ax.plot(n_axis, b_t, "--", color=c, linewidth=1.0)
     ax.set_xscale("log"), ax.set_yscale("log")
+    ax.set_ylim(bottom=1e-3)  # D_1 = 0 for p0 = 1/2 (the prior predictive is exactly 1/2)
     ax.set_xlabel("sample size t"), ax.set_ylabel("regret D_t (nats); dashed: weight bound")
     ax.set_title("exact regret vs t with its bound")
     ax.legend(fontsize=7)
