@@ -148,3 +148,14 @@ def test_divergence_freezes_the_state():
     assert np.all(np.isfinite(e)) and e[-1] == e[-2]
     ok = sensing.run(sensing.gd(0.3), problem, x0, steps=600, record_every=20)
     assert not bool(ok.diverged)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_recorded_singular_values_are_those_of_the_estimate(symmetric):
+    """trace.singular_values equal NumPy's singular values of X X^T (or F G^T) at the final iterate."""
+    problem = _problem(symmetric)
+    x0 = sensing.small_init(jax.random.key(5), problem, k=4, scale=0.3)
+    tr = sensing.run(sensing.gd(0.1), problem, x0, steps=20, record_every=20)
+    f, g = (tr.final, tr.final) if symmetric else tr.final
+    expected = np.linalg.svd(np.asarray(f) @ np.asarray(g).T, compute_uv=False)[:4]
+    np.testing.assert_allclose(np.asarray(tr.singular_values[-1]), expected, rtol=1e-10, atol=1e-13)
