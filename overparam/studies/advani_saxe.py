@@ -35,8 +35,6 @@ tolerance issue 4 states for N >= 400).
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -47,7 +45,7 @@ import numpy as np
 import xarray as xr
 
 from overparam import plot, sweep
-from overparam.studies.base import SIZES, Claim, Size, StudyResult, write_claims
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
 
 PAPER = "Advani & Saxe 2017"
 NAME = "advani-saxe"
@@ -271,33 +269,24 @@ def make_figures(ds: xr.Dataset, out: Path) -> list[Path]:
     return plot.save(fig, out, "error_vs_time")
 
 
-class AdvaniSaxeStudy:
+class AdvaniSaxeStudy(SetupStudy):
     """Advani & Saxe 2017 as a study: linear-student learning curves over GD time at several loads."""
 
     name = NAME
     paper = PAPER
     description = "linear student: train/test error vs gradient-flow time at loads 0.5, 1, 2, theory over simulation"
+    setups = SETUPS
 
-    def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-        return dict(SETUPS[size].axes)
-
-    def run(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None = None,
-            resume: bool = False, progress: bool = True) -> StudyResult:
+    def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
+                progress: bool) -> Produced:
         del resume  # one short sweep held in memory
         jax.config.update("jax_enable_x64", True)
-        start = time.perf_counter()
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
         ds, setup = run_sweep(size, overrides, progress=progress)
         claims = evaluate_claims(ds, setup)
-        write_claims(out, claims)
         figures = make_figures(ds, out)
         path = out / "curves.nc"
         ds.to_netcdf(path, engine="h5netcdf")
-        (out / "setup.json").write_text(json.dumps({**setup._asdict(), "size": size}, indent=2) + "\n")
-        return StudyResult(NAME, out, claims, figures, [path], time.perf_counter() - start)
+        return Produced(claims, figures, [path], setup)
 
 
 STUDY = AdvaniSaxeStudy()

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 Size = Literal["quick", "paper"]
 SIZES: tuple[str, ...] = ("quick", "paper")
@@ -98,3 +99,60 @@ def read_claims(out: Path) -> list[Claim]:
     for f in files:
         claims.extend(Claim(**d) for d in json.loads(f.read_text()))
     return claims
+
+
+class Produced(NamedTuple):
+    """What :meth:`SetupStudy.produce` hands back: the checked claims, the figure and dataset paths, the setup."""
+
+    claims: list[Claim]
+    figures: list[Path]
+    datasets: list[Path]
+    setup: Any  # the study's Setup NamedTuple, recorded in setup.json
+
+
+def check_size(size: str) -> None:
+    """Raise ``ValueError`` unless ``size`` is one of :data:`SIZES`."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
+
+
+class SetupStudy:
+    """A study whose grid at each size is a ``Setup`` NamedTuple with an ``axes`` mapping.
+
+    Subclasses set ``name``, ``paper``, ``description`` and ``setups`` (size -> Setup) and implement
+    :meth:`produce`; ``run`` does the shared part: the output folder, ``claims.json``,
+    ``setup.json`` and the wall time.
+    """
+
+    name: str
+    paper: str
+    description: str
+    setups: Mapping[str, Any]
+
+    def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
+        check_size(size)
+        return dict(self.setups[size].axes)
+
+    def produce(
+        self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool, progress: bool
+    ) -> Produced:
+        """Run the grid into ``out``, write figures and datasets, and return the claims."""
+        raise NotImplementedError
+
+    def run(
+        self,
+        *,
+        size: Size,
+        out: Path,
+        overrides: Mapping[str, Sequence[float]] | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> StudyResult:
+        start = time.perf_counter()
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        produced = self.produce(size=size, out=out, overrides=overrides, resume=resume, progress=progress)
+        write_claims(out, produced.claims)
+        (out / "setup.json").write_text(json.dumps({**produced.setup._asdict(), "size": size}, indent=2) + "\n")
+        return StudyResult(self.name, out, list(produced.claims), list(produced.figures), list(produced.datasets),
+                           time.perf_counter() - start)

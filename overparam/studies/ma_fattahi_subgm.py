@@ -29,22 +29,19 @@ Claims (from the paper, as MATH.md section 1 states them):
 
 from __future__ import annotations
 
-import json
 import shutil
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
 import sensing
 from overparam import plot
 from overparam import sweep
-from overparam.studies.base import SIZES, Claim, Size, StudyResult, write_claims
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
 from sensing.problem import sample_noise
 
 PAPER = "Ma & Fattahi 2022"
@@ -396,39 +393,20 @@ def make_figures(outliers_ds: xr.Dataset, noise_ds: xr.Dataset, setup: Setup, ou
     return figures
 
 
-class SubGMStudy:
+class SubGMStudy(SetupStudy):
     """Ma & Fattahi 2022 as a study: SubGM with small init under outliers and noise, over k and alpha."""
 
     name = NAME
     paper = PAPER
     description = "SubGM with small init under outliers (p <= 0.6) and Gaussian noise, over rank and init scale"
+    setups = SETUPS
 
-    def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-        return dict(SETUPS[size].axes)
-
-    def run(
-        self,
-        *,
-        size: Size,
-        out: Path,
-        overrides: Mapping[str, Sequence[float]] | None = None,
-        resume: bool = False,
-        progress: bool = True,
-    ) -> StudyResult:
-        start = time.perf_counter()
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+    def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
+                progress: bool) -> Produced:
         outliers_ds, noise_ds, setup = run_sweeps(size, overrides, store=out, resume=resume, progress=progress)
         claims = evaluate_claims(outliers_ds, noise_ds, setup)
-        write_claims(out, claims)
         figures = make_figures(outliers_ds, noise_ds, setup, out)
-        (out / "setup.json").write_text(json.dumps({**setup._asdict(), "size": size}, indent=2) + "\n")
-        return StudyResult(
-            name=NAME, out=out, claims=claims, figures=figures,
-            datasets=[out / "outliers.zarr", out / "noise.zarr"], wall_time_s=time.perf_counter() - start,
-        )
+        return Produced(claims, figures, [out / "outliers.zarr", out / "noise.zarr"], setup)
 
 
 STUDY = SubGMStudy()

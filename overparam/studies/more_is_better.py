@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -57,7 +56,7 @@ from scipy.optimize import brentq
 from threadpoolctl import threadpool_limits
 
 from overparam import plot, sweep
-from overparam.studies.base import SIZES, Claim, Size, StudyResult, write_claims
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
 from randfeat import tasks, theory
 
 PAPER = "Simon et al. 2023"
@@ -505,28 +504,20 @@ def make_figures(res: Results, setup: Setup, out: Path) -> list[Path]:
     return figures
 
 
-class MoreIsBetterStudy:
+class MoreIsBetterStudy(SetupStudy):
     """Simon et al. 2023 as a study: RF regression at the optimal ridge, theory over experiment."""
 
     name = NAME
     paper = PAPER
     description = "random-feature ridge regression: optimal-ridge risk vs k and n, authors' data, R* vs noise"
+    setups = SETUPS
 
-    def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-        return dict(SETUPS[size].axes)
-
-    def run(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None = None,
-            resume: bool = False, progress: bool = True) -> StudyResult:
+    def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
+                progress: bool) -> Produced:
         del resume
         jax.config.update("jax_enable_x64", True)
-        start = time.perf_counter()
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
         res, setup = run_all(size, overrides, progress=progress)
         claims = evaluate_claims(res, setup)
-        write_claims(out, claims)
         figures = make_figures(res, setup, out)
         paths = []
         for name in ("gaussian", "digits"):
@@ -534,8 +525,7 @@ class MoreIsBetterStudy:
             xr.merge([res.experiments[name], res.theories[name]], combine_attrs="override").to_netcdf(
                 path, engine="h5netcdf")
             paths.append(path)
-        (out / "setup.json").write_text(json.dumps({**setup._asdict(), "size": size}, indent=2) + "\n")
-        return StudyResult(NAME, out, claims, figures, paths, time.perf_counter() - start)
+        return Produced(claims, figures, paths, setup)
 
 
 STUDY = MoreIsBetterStudy()

@@ -29,9 +29,7 @@ samples ``E[-log mean_j p_j] >= -log q``).
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -44,7 +42,7 @@ from scipy import stats
 
 import bounds
 from overparam import plot, sweep
-from overparam.studies.base import SIZES, Claim, Size, StudyResult, write_claims
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
 
 PAPER = "Feder, Urbanke & Fogel 2025"
 NAME = "universality-lens"
@@ -311,28 +309,20 @@ def make_figures(res: Results, setup: Setup, out: Path) -> list[Path]:
     return figures
 
 
-class UniversalityLensStudy:
+class UniversalityLensStudy(SetupStudy):
     """Feder, Urbanke & Fogel 2025 as a study: mixture regret vs D, the weight bound, SGLD ensembles."""
 
     name = NAME
     paper = PAPER
     description = "Bayes mixture regret vs number of parameters for simple/complex truths; weight bound; SGLD ensembles"
+    setups = SETUPS
 
-    def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-        return dict(SETUPS[size].axes)
-
-    def run(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None = None,
-            resume: bool = False, progress: bool = True) -> StudyResult:
+    def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
+                progress: bool) -> Produced:
         del resume
         jax.config.update("jax_enable_x64", True)
-        start = time.perf_counter()
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
         res, chains, setup = run_all(size, overrides, progress=progress)
         claims = evaluate_claims(res, setup)
-        write_claims(out, claims)
         figures = make_figures(res, setup, out)
         ds = xr.Dataset(
             {"regret": (("num_params", "truth"), res.table.regret),
@@ -345,8 +335,7 @@ class UniversalityLensStudy:
         paths = [out / "regret.nc", out / "sgld_chains.nc"]
         ds.to_netcdf(paths[0], engine="h5netcdf")
         chains.to_netcdf(paths[1], engine="h5netcdf")
-        (out / "setup.json").write_text(json.dumps({**setup._asdict(), "size": size}, indent=2) + "\n")
-        return StudyResult(NAME, out, claims, figures, paths, time.perf_counter() - start)
+        return Produced(claims, figures, paths, setup)
 
 
 STUDY = UniversalityLensStudy()

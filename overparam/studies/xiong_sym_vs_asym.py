@@ -26,9 +26,7 @@ Claims checked (MATH.md section 1, "What the theory says"):
 
 from __future__ import annotations
 
-import json
 import shutil
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -40,7 +38,7 @@ import xarray as xr
 
 import sensing
 from overparam import plot, store, sweep
-from overparam.studies.base import SIZES, Claim, Size, StudyResult, write_claims
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
 
 PAPER = "Xiong, Ding & Du 2023"
 NAME = "xiong-sym-vs-asym"
@@ -302,41 +300,24 @@ def make_figures(ds: xr.Dataset, setup: Setup, out: Path) -> list[Path]:
     return figures
 
 
-class XiongStudy:
+class XiongStudy(SetupStudy):
     """Xiong, Ding & Du 2023 as a study: symmetric vs asymmetric GD over rank and init scale."""
 
     name = NAME
     paper = PAPER
     description = "symmetric vs asymmetric GD over rank x init scale: sublinear vs linear ~ alpha^2, balancing"
+    setups = SETUPS
 
-    def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
-        if size not in SIZES:
-            raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-        return dict(SETUPS[size].axes)
-
-    def run(
-        self,
-        *,
-        size: Size,
-        out: Path,
-        overrides: Mapping[str, Sequence[float]] | None = None,
-        resume: bool = False,
-        progress: bool = True,
-    ) -> StudyResult:
-        start = time.perf_counter()
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+    def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
+                progress: bool) -> Produced:
         path = out / "sweep.zarr"
         if path.exists() and not resume:
             shutil.rmtree(path)
         ds, setup = run_sweep(size, overrides, store_path=path, resume=resume, progress=progress)
         claims = evaluate_claims(ds, setup)
-        write_claims(out, claims)
         figures = make_figures(ds, setup, out)
         nc = store.to_netcdf(ds, out / "sweep.nc")
-        (out / "setup.json").write_text(json.dumps({**setup._asdict(), "size": size}, indent=2) + "\n")
-        return StudyResult(name=NAME, out=out, claims=claims, figures=figures, datasets=[path, nc],
-                           wall_time_s=time.perf_counter() - start)
+        return Produced(claims, figures, [path, nc], setup)
 
 
 STUDY = XiongStudy()

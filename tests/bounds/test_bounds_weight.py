@@ -10,7 +10,6 @@ import jax.numpy as jnp
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
-from scipy import special as sps
 from scipy import stats
 
 import bounds as B
