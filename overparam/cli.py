@@ -4,7 +4,7 @@
                         [--devices N] [--no-progress]
     overparam list
     overparam show DIR
-    overparam reproduce [--quick] [--out DIR] [--no-progress]
+    overparam reproduce [--quick] [--out DIR] [--resume] [--no-progress]
 
 Bad input (unknown study or axis, empty or non-numeric values, an output folder holding something
 else) prints one line on stderr and exits with status 2. ``run`` and ``reproduce`` exit with 1
@@ -53,6 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("reproduce", help="run every study and write report.md and index.html")
     rp.add_argument("--quick", action="store_true", help="quick size instead of the paper's")
     rp.add_argument("--out", type=Path, default=Path("results"))
+    rp.add_argument("--resume", action="store_true",
+                    help="keep the studies that completed in --out and resume the others")
     rp.add_argument("--no-progress", action="store_true")
     return p
 
@@ -231,7 +233,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     except ImportError:
         print("overparam: error: overparam.report.reproduce is not available in this installation", file=sys.stderr)
         return EXIT_BAD_INPUT
-    results = reproduce(out=args.out, size="quick" if args.quick else "paper", progress=_progress(args.no_progress))
+    results = reproduce(out=args.out, size="quick" if args.quick else "paper", progress=_progress(args.no_progress),
+                        resume=args.resume)
     failed = [c for r in results for c in r.claims if not c.passed]
     total = sum(len(r.claims) for r in results)
     print(f"{total - len(failed)} of {total} claims pass; report in {args.out / 'report.md'}")

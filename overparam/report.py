@@ -10,11 +10,17 @@ and then :func:`write_report` writes
 
 A study that raises does not stop the others: it is recorded as one failed claim carrying the
 error, and its ``claims.json`` is written so that ``overparam show`` sees the failure too.
+
+A study that completes leaves ``out/<study name>/result.json`` (its size, figures, datasets and
+wall time), written last. ``reproduce(out, resume=True)`` reads such a study back instead of
+running it again, and resumes the others (their sweeps skip finished chunks), so an interrupted
+paper-size reproduction loses at most the study it was in.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import sys
 import time
@@ -25,10 +31,22 @@ from pathlib import Path
 from overparam.studies import registry
 from overparam.studies.base import SIZES, Claim, Study, StudyResult, read_claims, write_claims
 
-__all__ = ["INDEX_HTML", "REPORT_MD", "claims_table", "count_passed", "load_claims", "reproduce", "write_report"]
+__all__ = [
+    "INDEX_HTML",
+    "REPORT_MD",
+    "RESULT_FILE",
+    "claims_table",
+    "count_passed",
+    "load_claims",
+    "read_completed",
+    "reproduce",
+    "write_completed",
+    "write_report",
+]
 
 REPORT_MD = "report.md"
 INDEX_HTML = "index.html"
+RESULT_FILE = "result.json"
 _COLUMNS = ("paper", "claim", "measured", "expected", "result")
 
 
@@ -81,18 +99,63 @@ def _failed_result(study: Study | None, name: str, out: Path, error: BaseExcepti
     return StudyResult(name=name, out=out, claims=[claim], wall_time_s=wall)
 
 
+def write_completed(result: StudyResult, size: str) -> Path:
+    """Record that ``result`` completed at ``size``: ``result.out/result.json``; returns its path.
+
+    Paths are stored relative to the study folder, so the result folder can be moved.
+    """
+    folder = Path(result.out)
+    record = {
+        "study": result.name,
+        "size": size,
+        "figures": [_relative(f, folder) for f in result.figures],
+        "datasets": [_relative(d, folder) for d in result.datasets],
+        "wall_time_s": float(result.wall_time_s),
+        "claims": len(result.claims),
+    }
+    path = folder / RESULT_FILE
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def read_completed(name: str, folder: str | Path, size: str) -> StudyResult | None:
+    """The :class:`StudyResult` a completed run of study ``name`` at ``size`` left in ``folder``.
+
+    ``None`` when there is none: no ``result.json``, one for another study or size, or claims that
+    do not match the count it recorded (an interrupted or foreign folder).
+    """
+    folder = Path(folder)
+    try:
+        record = json.loads((folder / RESULT_FILE).read_text())
+        claims = read_claims(folder)
+    except (OSError, ValueError, TypeError):
+        return None
+    if record.get("study") != name or record.get("size") != size or len(claims) != record.get("claims"):
+        return None
+    return StudyResult(
+        name=name,
+        out=folder,
+        claims=claims,
+        figures=[folder / f for f in record.get("figures", [])],
+        datasets=[folder / d for d in record.get("datasets", [])],
+        wall_time_s=float(record.get("wall_time_s", 0.0)),
+    )
+
+
 def reproduce(
     out: str | Path,
     size: str = "quick",
     progress: bool = True,
     studies: Sequence[str] | None = None,
+    resume: bool = False,
 ) -> list[StudyResult]:
     """Run the studies named in ``studies`` (all registered ones if None) at ``size`` into ``out``.
 
     Study ``s`` runs into ``out/<s.name>/``. A study that raises, or returns no claims, is recorded
-    as a failed claim carrying the error; the remaining studies still run. Writes
-    ``out/report.md`` and ``out/index.html`` (:func:`write_report`) and returns the results in
-    registry order.
+    as a failed claim carrying the error; the remaining studies still run. With ``resume=True`` a
+    study that already completed at ``size`` in ``out`` (:func:`read_completed`) is read back, not
+    run, and the others are run with ``resume=True``. Writes ``out/report.md`` and
+    ``out/index.html`` (:func:`write_report`) and returns the results in registry order.
     """
     if size not in SIZES:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
@@ -110,14 +173,24 @@ def reproduce(
     for i, name in enumerate(names, 1):
         study = available[name]
         folder = out / name
+        done = read_completed(name, folder, size) if resume else None
+        if done is not None:
+            results.append(done)
+            if progress:
+                passed, total = count_passed(done.claims)
+                print(f"[{i}/{len(names)}] {name}: completed earlier, {passed} of {total} claims pass",
+                      file=sys.stderr, flush=True)
+            continue
+        (folder / RESULT_FILE).unlink(missing_ok=True)
         if progress:
             print(f"[{i}/{len(names)}] {name} ({study.paper}) ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
-            result = study.run(size=size, out=folder, progress=progress)
+            result = study.run(size=size, out=folder, resume=resume, progress=progress)
             result.wall_time_s = result.wall_time_s or time.perf_counter() - start
             if not result.claims:
                 raise RuntimeError("the study returned no claims")
+            write_completed(result, size)
         except Exception as error:  # one broken study must not hide the others' results
             result = _failed_result(study, name, folder, error, time.perf_counter() - start)
         results.append(result)

@@ -27,11 +27,13 @@ class FakeStudy:
     claims_passed: Sequence[bool]
     raises: bool = False
     description: str = "a fake study for the report tests"
+    calls: list = dataclasses.field(default_factory=list)
 
     def axes(self, size: str) -> Mapping[str, Sequence[float]]:
         return {"seed": [0, 1]}
 
     def run(self, *, size, out, overrides=None, resume=False, progress=True) -> StudyResult:
+        self.calls.append({"size": size, "resume": resume})
         if self.raises:
             raise FloatingPointError("the fake study diverged at step 7")
         fig, axes = plot.figure(width=2.0, height=2.0)
@@ -135,6 +137,31 @@ def test_bad_arguments(tmp_path, fake_registry) -> None:
         report.reproduce(tmp_path, studies=["alpha", "delta"], progress=False)
     results = report.reproduce(tmp_path / "one", studies=["gamma"], progress=False)
     assert [r.name for r in results] == ["gamma"] and report.count_passed(results[0].claims) == (1, 1)
+
+
+def test_resume_reads_back_completed_studies_and_reruns_the_rest(tmp_path, fake_registry) -> None:
+    out = tmp_path / "result"
+    first = report.reproduce(out, size="quick", progress=False)
+    assert [len(s.calls) for s in fake_registry.values()] == [1, 1, 1]
+    again = report.reproduce(out, size="quick", progress=False, resume=True)
+    # alpha and gamma completed (alpha with a failing claim) and are read back; broken raised and runs again
+    assert [len(s.calls) for s in fake_registry.values()] == [1, 2, 1]
+    assert fake_registry["broken"].calls[-1] == {"size": "quick", "resume": True}
+    assert [r.claims for r in again] == [r.claims for r in first]
+    by_name = {r.name: r for r in again}
+    assert [p.name for p in by_name["alpha"].figures] == ["solid.png", "solid.svg"]
+    assert all(p.is_file() for p in by_name["alpha"].figures)
+    assert (out / report.REPORT_MD).read_text().count("solid.png") == 2
+    # another size, a missing claims file or no resume: the study runs again
+    report.reproduce(out, size="paper", progress=False, resume=True)
+    assert [len(s.calls) for s in fake_registry.values()] == [2, 3, 2]
+    (out / "gamma" / "claims.json").unlink()
+    report.reproduce(out, size="paper", progress=False, resume=True)
+    assert [len(s.calls) for s in fake_registry.values()] == [2, 4, 3]
+    report.reproduce(out, size="paper", progress=False)
+    assert [len(s.calls) for s in fake_registry.values()] == [3, 5, 4]
+    assert report.read_completed("alpha", out / "alpha", "quick") is None
+    assert report.read_completed("gamma", out / "alpha", "paper") is None
 
 
 CHROMIUM = next((p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if Path(p).exists()), None)

@@ -67,8 +67,10 @@ def test_reproduce_passes_out_size_and_progress(monkeypatch, tmp_path, capsys):
     calls = []
     monkeypatch.setattr(report, "reproduce", lambda **kw: calls.append(kw) or [])
     assert cli.main(["reproduce", "--quick", "--out", str(tmp_path), "--no-progress"]) == 0
-    assert calls == [{"out": tmp_path, "size": "quick", "progress": False}]
+    assert calls == [{"out": tmp_path, "size": "quick", "progress": False, "resume": False}]
     assert capsys.readouterr().out.startswith("0 of 0 claims pass")
+    assert cli.main(["reproduce", "--out", str(tmp_path), "--resume", "--no-progress"]) == 0
+    assert calls[-1] == {"out": tmp_path, "size": "paper", "progress": False, "resume": True}
 
 
 def test_study_end_to_end_through_the_command(tmp_path):
