@@ -118,6 +118,14 @@ def write_completed(result: StudyResult, size: str) -> Path:
     return path
 
 
+def _recorded_size(folder: Path) -> str | None:
+    """The size recorded in ``folder/result.json``, or None when there is no readable record."""
+    try:
+        return json.loads((folder / RESULT_FILE).read_text()).get("size")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 def read_completed(name: str, folder: str | Path, size: str) -> StudyResult | None:
     """The :class:`StudyResult` a completed run of study ``name`` at ``size`` left in ``folder``.
 
@@ -181,12 +189,14 @@ def reproduce(
                 print(f"[{i}/{len(names)}] {name}: completed earlier, {passed} of {total} claims pass",
                       file=sys.stderr, flush=True)
             continue
+        # a folder that holds a completed run at another size has nothing to resume
+        resume_study = resume and _recorded_size(folder) in (None, size)
         (folder / RESULT_FILE).unlink(missing_ok=True)
         if progress:
             print(f"[{i}/{len(names)}] {name} ({study.paper}) ...", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
-            result = study.run(size=size, out=folder, resume=resume, progress=progress)
+            result = study.run(size=size, out=folder, resume=resume_study, progress=progress)
             result.wall_time_s = result.wall_time_s or time.perf_counter() - start
             if not result.claims:
                 raise RuntimeError("the study returned no claims")

@@ -155,6 +155,9 @@ def test_resume_reads_back_completed_studies_and_reruns_the_rest(tmp_path, fake_
     # another size, a missing claims file or no resume: the study runs again
     report.reproduce(out, size="paper", progress=False, resume=True)
     assert [len(s.calls) for s in fake_registry.values()] == [2, 3, 2]
+    # a completed quick run holds nothing to resume at paper size; an interrupted one (no record) does
+    assert fake_registry["alpha"].calls[-1] == {"size": "paper", "resume": False}
+    assert fake_registry["broken"].calls[-1] == {"size": "paper", "resume": True}
     (out / "gamma" / "claims.json").unlink()
     report.reproduce(out, size="paper", progress=False, resume=True)
     assert [len(s.calls) for s in fake_registry.values()] == [2, 4, 3]
