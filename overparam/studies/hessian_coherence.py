@@ -143,6 +143,8 @@ def make_data(key: jax.Array, n: int, dim: int, clusters, max_clusters: int, spr
     The means of ``max_clusters <= dim`` clusters are ``radius`` times orthonormal vectors of a random
     frame (equally separated clusters), so the data of cluster ``k`` do not depend on K.
     """
+    if not 1 <= int(max_clusters) <= int(dim):
+        raise ValueError(f"max_clusters = {max_clusters!r} is out of range; allowed: 1 <= max_clusters <= dim = {dim}")
     km, kx = jax.random.split(key)
     frame, _ = jnp.linalg.qr(jax.random.normal(km, (dim, dim)))
     means = radius * frame.T[:max_clusters]
@@ -221,7 +223,11 @@ class Spectrum(NamedTuple):
 
 
 def hessian_spectrum(params: Params, data: Data, max_clusters: int) -> Spectrum:
-    """Eigenvalues of ``H = hessian_matrix(L)`` and of the parts of ``G = J^T J / n`` (module docstring)."""
+    """Eigenvalues of ``H = hessian_matrix(L)`` and of the parts of ``G = J^T J / n`` (module docstring).
+
+    ``params`` of width h, ``data`` with n examples in ``max_clusters`` or fewer clusters; returns a
+    :class:`Spectrum` with eigenvalues (P,), P = h (d + 2), and between (max_clusters,).
+    """
     hess = bounds.hessian_matrix(lambda p: squared_loss(p, data.x, data.y), params)
     hess = 0.5 * (hess + hess.T)
     flat, unravel = ravel_pytree(params)
@@ -301,8 +307,9 @@ def run_sweep(size: Size = "quick", overrides: Mapping[str, Sequence[float]] | N
 
     The dataset has dims ``(width, clusters, seed)`` for the scalars (``residual_norm``,
     ``within_top``, ``final_loss``, ``gd_loss``, ``coherence_real``, ``coherence_random``,
-    ``coherence_random_sem``, ``num_params``), plus ``eigenvalues`` (..., index) padded with NaN
-    to the largest ``P`` and ``between`` (..., outlier). ``setup`` replaces the size's :class:`Setup`.
+    ``coherence_random_sem``, ``lanczos_min``, ``lanczos_max``, ``num_params``), plus
+    ``eigenvalues`` (..., index) padded with NaN to the largest ``P`` and ``between`` (..., outlier).
+    ``setup`` replaces the size's :class:`Setup`.
     """
     check_size(size)
     setup = SETUPS[size] if setup is None else setup
@@ -448,8 +455,8 @@ def make_figures(ds: xr.Dataset, out: Path) -> list[Path]:
                 label=f"h = {int(w)} (P = {eig.size})")
         ax.axhline(float(s.edge[i, -1, 0]), color=f"C{i}", linestyle=":", linewidth=1)
     ax.set_yscale("log"), ax.set_xscale("log")
-    ax.set_xlabel("rank of |eigenvalue|"), ax.set_ylabel("|eigenvalue of H|")
-    ax.set_title(f"Hessian spectrum at the minimum, K = {kmax} (dotted: bulk edge)")
+    ax.set_xlabel("index j (eigenvalues decreasing)"), ax.set_ylabel("|lambda_j(H)|")
+    ax.set_title(f"Hessian spectrum, K = {kmax} (dotted: bulk edge)")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
     ks = ds["clusters"].values

@@ -136,6 +136,8 @@ def test_bad_input():
         study.check_axes(TINY, {"depth": (2,)})
     with pytest.raises(ValueError, match="size"):
         study.run_sweep("huge")
+    with pytest.raises(ValueError, match="max_clusters"):
+        study.make_data(jax.random.key(0), 10, 4, 2, 5, 0.1, 1.0)
 
 
 def test_tiny_run(tmp_path, monkeypatch):
