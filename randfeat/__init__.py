@@ -7,7 +7,13 @@ eigenframework risk), :mod:`randfeat.powerlaw` (closed forms for power laws),
 :mod:`randfeat.dynamics` (Advani-Saxe gradient-descent learning curves).
 """
 
-from randfeat.dynamics import LearningCurves, advani_saxe_curves, gd_curves, marchenko_pastur_density
+from randfeat.dynamics import (
+    LearningCurves,
+    advani_saxe_curves,
+    gd_curves,
+    marchenko_pastur_density,
+    marchenko_pastur_quadrature,
+)
 from randfeat.experiment import TrialErrors, gaussian_rf_trials
 from randfeat.features import (
     FourierWeights,
@@ -46,7 +52,7 @@ __all__ = [
     "advani_saxe_curves", "digits_data", "digits_task", "erf_features", "erf_kernel", "fourier_features",
     "fourier_weights", "gaussian_projection", "gaussian_rf_trials", "gaussian_weights", "gd_curves",
     "kernel_task", "krr_risk", "learnabilities", "learnability_sum_constant", "linear_features",
-    "linear_kernel", "make_task", "marchenko_pastur_density", "optimal_fitting_ratio", "optimal_ridge",
+    "linear_kernel", "make_task", "marchenko_pastur_density", "marchenko_pastur_quadrature", "optimal_fitting_ratio", "optimal_ridge",
     "overfitting_threshold", "power_law_task", "rbf_kernel", "relu_features", "relu_nngp_kernel",
     "rf_risk", "ridge_path", "ridge_path_widths", "ridge_weights", "ridgeless_gamma", "ridgeless_krr_constant",
     "ridgeless_risk", "width_mask",

@@ -13,8 +13,7 @@ The spectrum of ``sum_mu x_mu x_mu^T`` tends to Marchenko-Pastur,
     E_t(t) = (1/a) int rho [ l (s_w^2 + s_w0^2) + s_eps^2 ] e^{-2 l t} dl + s_eps^2 (1 - 1/a)_+
 
 (E_g = |w - w_bar|^2 / N + s_eps^2 is the test error on a fresh noisy label, E_t the mean
-squared training residual). The integrals use Gauss-Legendre quadrature in
-``l = (1 + a) + 2 sqrt(a) cos(theta)``, which removes the square-root edges.
+squared training residual). The integrals use :func:`marchenko_pastur_quadrature`.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ import numpy as np
 
 from randfeat import _checks
 
-_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(400)
+MP_NODES = 2048
 
 
 class LearningCurves(NamedTuple):
@@ -46,18 +45,53 @@ def marchenko_pastur_density(l, load) -> jax.Array:
     return jnp.where(inside, jnp.sqrt(jnp.clip((hi - l) * (l - lo), 0.0)) / (2.0 * jnp.pi * jnp.where(l > 0, l, 1.0)), 0.0)
 
 
-def _mp_quadrature(a: jax.Array):
-    """Nodes l_j and weights w_j with ``sum_j w_j f(l_j) ~ int rho(l) f(l) dl``."""
-    theta = 0.5 * jnp.pi * (jnp.asarray(_NODES) + 1.0)
-    r = 2.0 * jnp.sqrt(a)
-    l = 1.0 + a + r * jnp.cos(theta)
-    w = 0.5 * jnp.pi * jnp.asarray(_WEIGHTS) * (r * jnp.sin(theta)) ** 2 / (2.0 * jnp.pi * l)
-    return l, w
+def marchenko_pastur_quadrature(load, num_nodes: int = MP_NODES) -> tuple[jax.Array, jax.Array]:
+    """Nodes ``l_j`` and weights ``w_j`` (each ``(num_nodes,)``) with ``sum_j w_j f(l_j) ~ int rho(l) f(l) dl``.
+
+    ``rho`` is the bulk of the Marchenko-Pastur law (:func:`marchenko_pastur_density`, mass
+    ``min(1, a)``). With ``l = d + b cos(theta)``, ``d = 1 + a``, ``b = 2 sqrt(a)``, the measure is
+    ``rho dl = (b^2 / 2 pi) sin^2(theta) / l dtheta`` on ``[0, pi]``, and polynomial division gives
+
+        sin^2(theta) / l = (d - b cos(theta)) / b^2 - ((1 - a)^2 / 4a) / (d + b cos(theta)).
+
+    The first part is a trigonometric polynomial: the midpoint rule in ``theta`` integrates it
+    times a smooth ``f`` to the accuracy of ``f`` alone. The second is a Poisson kernel,
+    ``1 / (d + b cos(theta)) = s / (1 - r^2) sum_k (-r)^|k| e^{ik theta}`` with
+    ``r = min(sqrt(a), 1/sqrt(a))`` (``s = 1`` below load 1, ``1/a`` above), whose pole
+    approaches the real axis as ``a -> 1`` (the bulk's lower edge ``(1 - sqrt a)^2`` meets zero);
+    the midpoint rule on it converges only like ``r^num_nodes`` (1e-4 relative error in the mass
+    at ``a = 0.999`` with 2048 nodes). It is integrated by product integration instead: the
+    kernel's Fourier series up to the ``num_nodes - 1``-th mode against the midpoint-rule Fourier
+    coefficients of ``f``, which is exact for every trigonometric polynomial ``f(l(theta))`` of
+    degree below ``num_nodes`` (so the mass, every moment of degree below ``num_nodes``, and any
+    smooth ``f`` to its own aliasing error), uniformly in ``a``. The two parts combine into
+
+        w_j = (1 / 2Q) [ d - b cos(theta_j) - |1 - a| (1 + 2 sum_{k=1}^{Q-1} (-r)^k cos(k theta_j)) ],
+
+    ``theta_j = pi (j + 1/2) / Q``, ``Q = num_nodes``. Weights may be negative near
+    ``theta = pi`` when ``a`` is close to 1. ``load`` may be traced; ``num_nodes`` is static.
+    """
+    if not isinstance(num_nodes, (int, np.integer)) or num_nodes < 2:
+        raise ValueError(f"num_nodes = {num_nodes!r} is out of range; allowed: an integer >= 2")
+    _checks.positive("load", load)
+    a = jnp.asarray(load, dtype=float)
+    q = int(num_nodes)
+    theta = jnp.pi * (jnp.arange(q, dtype=a.dtype) + 0.5) / q
+    cos = jnp.cos(theta)
+    b = 2.0 * jnp.sqrt(a)
+    nodes = 1.0 + a + b * cos
+    # sum_{k=1}^{q-1} r^k cos(k phi), phi = theta + pi, in closed form (a geometric series)
+    r = jnp.exp(-0.5 * jnp.abs(jnp.log(a)))
+    phi = theta + jnp.pi
+    series = (r * jnp.cos(phi) - r**2 - r**q * jnp.cos(q * phi) + r ** (q + 1) * jnp.cos((q - 1) * phi)) / (
+        1.0 + 2.0 * r * cos + r**2)
+    weights = (1.0 + a - b * cos - jnp.abs(1.0 - a) * (1.0 + 2.0 * series)) / (2.0 * q)
+    return nodes, weights
 
 
 @jax.jit
 def _curves(t, a, signal, init, noise):
-    l, w = _mp_quadrature(a)
+    l, w = marchenko_pastur_quadrature(a)
     decay = jnp.exp(-2.0 * l * t[..., None])
     frozen = jnp.maximum(1.0 - a, 0.0)
     noise_fit = jnp.expm1(-l * t[..., None]) ** 2 / l

@@ -20,9 +20,7 @@ edges ``(1 +- sqrt a)^2`` plus an atom ``(1 - a)_+`` at zero)::
     E_g(t) = (s_w^2 + s_w0^2) [ int rho e^{-2 l t} dl + (1 - a)_+ ] + s_eps^2 [ int rho (1 - e^{-l t})^2 / l dl + 1 ]
     E_t(t) = (1/a) int rho [ l (s_w^2 + s_w0^2) + s_eps^2 ] e^{-2 l t} dl + s_eps^2 (1 - 1/a)_+
 
-The integrals use the substitution ``l = m + h cos(theta)`` (``m``, ``h`` the centre and half-width
-of the support), which turns the square-root edges into a smooth integrand, and the midpoint
-rule in ``theta``.
+The integrals are evaluated by :func:`randfeat.advani_saxe_curves`.
 
 The runs are a grid ``load x seed`` through :func:`overparam.sweep.run` (the number of rows
 ``P = a N`` varies by masking rows of a ``P_max x N`` design: a zero row adds nothing to
@@ -44,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+import randfeat
 from overparam import plot, sweep
 from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
 
@@ -82,44 +81,17 @@ class Curves(NamedTuple):
     training: np.ndarray
 
 
-def marchenko_pastur_nodes(load: float, num_nodes: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes ``l`` (Q,) and weights (Q,) with ``sum w f(l) = int rho(l) f(l) dl`` over the bulk.
+def theory_curves(load: float, times: np.ndarray, weight_var: float, init_var: float, noise_var: float) -> Curves:
+    """Advani & Saxe's ``E_g(t)`` and ``E_t(t)`` (module docstring) at ``times`` (T,) -> (T,) each.
 
-    ``rho(l) = sqrt((l+ - l)(l - l-)) / (2 pi l)`` on ``[l-, l+]``, ``l+- = (1 +- sqrt a)^2``
-    (the continuous part of the spectrum of ``X^T X``, total mass ``min(1, a)``). With
-    ``l = m + h cos(theta)``: ``rho dl = h^2 sin^2(theta) / (2 pi l) dtheta`` on ``[0, pi]``,
-    integrated by the midpoint rule with ``num_nodes`` nodes (the integrand is a smooth even
-    periodic function of theta, also at ``a = 1`` where ``sin^2(theta) / l = sin^2(theta/2)``, so the
-    rule converges geometrically).
+    Evaluated by :func:`randfeat.advani_saxe_curves` (Marchenko-Pastur quadrature:
+    :func:`randfeat.dynamics.marchenko_pastur_quadrature`).
     """
-    if not (np.isfinite(load) and load > 0):
-        raise ValueError(f"load = {load!r} is out of range; allowed: a finite load a = P/N > 0")
-    if int(num_nodes) < 2:
-        raise ValueError(f"num_nodes = {num_nodes!r} is out of range; allowed: >= 2")
-    lo, hi = (1.0 - np.sqrt(load)) ** 2, (1.0 + np.sqrt(load)) ** 2
-    m, h = 0.5 * (hi + lo), 0.5 * (hi - lo)
-    theta = np.pi * (np.arange(int(num_nodes)) + 0.5) / int(num_nodes)
-    lam = m + h * np.cos(theta)
-    weights = (np.pi / int(num_nodes)) * h**2 * np.sin(theta) ** 2 / (2.0 * np.pi * lam)
-    return lam, weights
-
-
-def theory_curves(load: float, times: np.ndarray, weight_var: float, init_var: float, noise_var: float,
-                  num_nodes: int = 2048) -> Curves:
-    """Advani & Saxe's ``E_g(t)`` and ``E_t(t)`` (module docstring) at ``times`` (T,) -> (T,) each."""
-    for name, value in (("weight_var", weight_var), ("init_var", init_var), ("noise_var", noise_var)):
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} = {value!r} is out of range; allowed: finite and >= 0")
     t = np.asarray(times, dtype=float)
     if t.ndim != 1 or np.any(~np.isfinite(t)) or np.any(t < 0):
         raise ValueError(f"times must be a 1-d array of finite values >= 0, got shape {t.shape}")
-    lam, w = marchenko_pastur_nodes(load, num_nodes)
-    decay = np.exp(-np.outer(t, lam))  # (T, Q)
-    signal = weight_var + init_var
-    gen = (signal * (decay**2 @ w + max(0.0, 1.0 - load))
-           + noise_var * ((-np.expm1(-np.outer(t, lam))) ** 2 / lam @ w + 1.0))
-    train = (decay**2 * (lam * signal + noise_var)) @ w / load + noise_var * max(0.0, 1.0 - 1.0 / load)
-    return Curves(gen, train)
+    curves = randfeat.advani_saxe_curves(t, load, weight_var, init_var, noise_var)
+    return Curves(np.asarray(curves.generalization), np.asarray(curves.training))
 
 
 def gradient_flow_errors(x: jax.Array, y: jax.Array, w_bar: jax.Array, w0: jax.Array, row_mask: jax.Array,
@@ -292,4 +264,4 @@ class AdvaniSaxeStudy(SetupStudy):
 STUDY = AdvaniSaxeStudy()
 
 __all__ = ["STUDY", "SETUPS", "AdvaniSaxeStudy", "Curves", "Setup", "evaluate_claims", "gradient_flow_errors",
-           "make_figures", "marchenko_pastur_nodes", "overtraining", "run_sweep", "theory_curves"]
+           "make_figures", "overtraining", "run_sweep", "theory_curves"]

@@ -7,8 +7,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from randfeat.dynamics import advani_saxe_curves, gd_curves, marchenko_pastur_density
+from randfeat.dynamics import (
+    advani_saxe_curves,
+    gd_curves,
+    marchenko_pastur_density,
+    marchenko_pastur_quadrature,
+)
 
 
 @pytest.mark.parametrize("a", [0.3, 0.7, 1.5, 4.0])
@@ -23,6 +30,37 @@ def test_density_mass_and_mean(a):
     mean = np.trapezoid(l * rho * jac, phi)
     assert mass == pytest.approx(min(1.0, a), rel=1e-6)
     assert mean == pytest.approx(a, rel=1e-6)          # E[l] = tr(sum x x^T)/N = a
+
+
+@given(load=st.one_of(st.floats(0.05, 20.0), st.sampled_from([0.999, 0.9999999, 1.0, 1.0000001, 1.001])))
+def test_quadrature_moments_are_exact_for_every_load(load):
+    """Bulk mass min(1, a) and the Wishart moments E[l] = a, E[l^2] = a (1 + a),
+    E[l^3] = a (1 + 3a + a^2) (Marchenko-Pastur, mass at zero excluded), uniformly in a,
+    also next to a = 1 where the bulk's lower edge meets zero."""
+    l, w = map(np.asarray, marchenko_pastur_quadrature(load))
+    for power, moment in enumerate([min(1.0, load), load, load * (1 + load), load * (1 + 3 * load + load**2)]):
+        assert np.sum(w * l**power) == pytest.approx(moment, rel=1e-11)
+
+
+@pytest.mark.parametrize("a", [0.3, 0.999, 1.001, 3.0])
+@pytest.mark.parametrize("t", [0.5, 50.0])
+def test_quadrature_of_the_learning_curve_integrands_matches_scipy(a, t):
+    """int rho e^{-2 l t} and int rho (1 - e^{-l t})^2 / l against adaptive QAWS quadrature
+    (scipy.integrate.quad with the algebraic edge weight)."""
+    scipy_integrate = pytest.importorskip("scipy.integrate")
+    lo, hi = (1 - np.sqrt(a)) ** 2, (1 + np.sqrt(a)) ** 2
+    l, w = map(np.asarray, marchenko_pastur_quadrature(a))
+    for f in (lambda x: np.exp(-2 * x * t), lambda x: np.expm1(-x * t) ** 2 / x):
+        ref, _ = scipy_integrate.quad(lambda x: f(x) / (2 * np.pi * x), lo, hi, weight="alg", wvar=(0.5, 0.5),
+                                      limit=500, epsabs=0.0, epsrel=1e-13)
+        assert np.sum(w * f(l)) == pytest.approx(ref, rel=1e-10)
+
+
+def test_quadrature_rejects_bad_input():
+    with pytest.raises(ValueError, match="load"):
+        marchenko_pastur_quadrature(-1.0)
+    with pytest.raises(ValueError, match="num_nodes"):
+        marchenko_pastur_quadrature(1.0, num_nodes=1)
 
 
 @pytest.mark.parametrize("a", [0.4, 2.5])

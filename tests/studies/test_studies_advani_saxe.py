@@ -32,14 +32,6 @@ def test_theory_limits(load, weight_var, noise_var):
     assert c.training[1] == pytest.approx(noise_var * max(0.0, 1 - 1 / load), rel=1e-8, abs=1e-12)
 
 
-@given(load=st.floats(0.1, 5.0))
-def test_marchenko_pastur_mass_and_mean(load):
-    """The bulk has mass min(1, a) and first moment a (mean eigenvalue of X^T X)."""
-    lam, w = study.marchenko_pastur_nodes(load)
-    assert w.sum() == pytest.approx(min(1.0, load), rel=1e-10)
-    assert (w * lam).sum() == pytest.approx(load, rel=1e-10)
-
-
 @pytest.fixture(scope="module")
 def flow():
     return jax.jit(study.gradient_flow_errors)
@@ -66,7 +58,7 @@ def test_gradient_flow_matches_matrix_exponential(flow, seed, t):
 
 def test_bad_input():
     with pytest.raises(ValueError, match="load"):
-        study.marchenko_pastur_nodes(-1.0)
+        study.theory_curves(-1.0, np.ones(3), 1.0, 0.0, 0.1)
     with pytest.raises(ValueError, match="noise_var"):
         study.theory_curves(1.0, np.ones(3), 1.0, 0.0, -0.1)
     with pytest.raises(ValueError, match="load"):
