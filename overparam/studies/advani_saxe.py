@@ -44,7 +44,7 @@ import xarray as xr
 
 import randfeat
 from overparam import plot, sweep
-from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size, check_integers, merge_overrides
 
 PAPER = "Advani & Saxe 2017"
 NAME = "advani-saxe"
@@ -140,17 +140,10 @@ def _point(setup: Setup, p_max: int, times: np.ndarray):
 
 
 def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[float, ...]]:
-    axes = dict(setup.axes)
-    for name, values in (overrides or {}).items():
-        if name not in axes:
-            raise ValueError(f"overrides: unknown axis {name!r}; this study's axes are {sorted(axes)}")
-        if not tuple(values):
-            raise ValueError(f"overrides: axis {name!r} needs at least one value")
-        axes[name] = tuple(values)
+    axes = merge_overrides(setup.axes, overrides)
     if any(not (np.isfinite(a) and 0 < a <= 16) for a in axes["load"]):
         raise ValueError(f"load={axes['load']!r} is out of range; allowed: 0 < load <= 16")
-    if any(int(s) != s or s < 0 for s in axes["seed"]) or len(axes["seed"]) < 2:
-        raise ValueError(f"seed={axes['seed']!r} must hold at least two integers >= 0")
+    check_integers("seed", axes["seed"], 0, min_count=2)
     return {k: tuple(sorted(v)) for k, v in axes.items()}
 
 

@@ -116,6 +116,32 @@ def check_size(size: str) -> None:
         raise ValueError(f"size must be one of {SIZES}, got {size!r}")
 
 
+def merge_overrides(
+    axes: Mapping[str, Sequence[float]], overrides: Mapping[str, Sequence[float]] | None
+) -> dict[str, tuple[float, ...]]:
+    """``axes`` with each axis named in ``overrides`` replaced by the given values (``--set``).
+
+    Raises ``ValueError`` for an axis the study does not have or an empty list of values; the
+    study then checks the values' ranges.
+    """
+    merged = {name: tuple(values) for name, values in axes.items()}
+    for name, values in (overrides or {}).items():
+        if name not in merged:
+            raise ValueError(f"overrides: unknown axis {name!r}; this study's axes are {sorted(merged)}")
+        values = tuple(values)
+        if not values:
+            raise ValueError(f"overrides: axis {name!r} needs at least one value")
+        merged[name] = values
+    return merged
+
+
+def check_integers(name: str, values: Sequence[float], low: int = 0, min_count: int = 1) -> tuple[int, ...]:
+    """``values`` as integers, sorted; ``ValueError`` unless there are ``min_count`` or more, all integers ``>= low``."""
+    if len(values) < min_count or any(int(v) != v or v < low for v in values):
+        raise ValueError(f"{name}={tuple(values)!r} must hold at least {min_count} integer(s) >= {low}")
+    return tuple(sorted(int(v) for v in values))
+
+
 class SetupStudy:
     """A study whose grid at each size is a ``Setup`` NamedTuple with an ``axes`` mapping.
 

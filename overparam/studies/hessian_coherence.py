@@ -77,7 +77,7 @@ from jax.flatten_util import ravel_pytree
 
 import bounds
 from overparam import plot, sweep
-from overparam.studies.base import Claim, Produced, SetupStudy, Size, check_size
+from overparam.studies.base import Claim, Produced, SetupStudy, Size, check_integers, check_size, merge_overrides
 
 PAPER = "Sagun et al. 2017; Chatterjee & Zielinski 2022"
 NAME = "sagun-chatterjee"
@@ -283,21 +283,14 @@ def _point(setup: Setup, width: int, max_clusters: int) -> Callable[[Mapping[str
 
 def check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[int, ...]]:
     """The grid after ``overrides``, validated: even widths >= 2, 1 <= clusters <= min(n, d), >= 2 seeds."""
-    axes = dict(setup.axes)
-    for name, values in (overrides or {}).items():
-        if name not in axes:
-            raise ValueError(f"overrides: unknown axis {name!r}; this study's axes are {sorted(axes)}")
-        if not tuple(values):
-            raise ValueError(f"overrides: axis {name!r} needs at least one value")
-        axes[name] = tuple(values)
+    axes = merge_overrides(setup.axes, overrides)
     if any(int(w) != w or w < 2 or int(w) % 2 for w in axes["width"]):
         raise ValueError(f"width={axes['width']!r} is out of range; allowed: even integers >= 2")
     k_max = min(setup.n_train, setup.dim)
     if any(int(k) != k or not 1 <= k <= k_max for k in axes["clusters"]):
         raise ValueError(f"clusters={axes['clusters']!r} is out of range; allowed: integers in [1, min(n_train, dim)"
                          f" = {k_max}]")
-    if any(int(s) != s or s < 0 for s in axes["seed"]) or len(axes["seed"]) < 2:
-        raise ValueError(f"seed={axes['seed']!r} must hold at least two integers >= 0")
+    check_integers("seed", axes["seed"], 0, min_count=2)
     return {k: tuple(sorted(int(v) for v in vals)) for k, vals in axes.items()}
 
 

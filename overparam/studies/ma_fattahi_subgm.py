@@ -41,7 +41,7 @@ import xarray as xr
 import sensing
 from overparam import plot
 from overparam import sweep
-from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size, check_integers, merge_overrides
 from sensing.problem import sample_noise
 
 PAPER = "Ma & Fattahi 2022"
@@ -173,14 +173,7 @@ def _point(setup: Setup, k_max: int) -> Callable[[Mapping[str, jax.Array], jax.A
 
 
 def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[float, ...]]:
-    axes = dict(setup.axes)
-    for name, values in (overrides or {}).items():
-        if name not in axes:
-            raise ValueError(f"overrides: unknown axis {name!r}; this study's axes are {sorted(axes)}")
-        values = tuple(values)
-        if not values:
-            raise ValueError(f"overrides: axis {name!r} needs at least one value")
-        axes[name] = values
+    axes = merge_overrides(setup.axes, overrides)
     ranks = axes["rank"]
     if any(int(k) != k or k < 1 or k > setup.n for k in ranks):
         raise ValueError(f"rank={ranks!r} must be integers in [1, n={setup.n}]")
@@ -192,8 +185,7 @@ def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -
         raise ValueError(f"init_scale={axes['init_scale']!r} needs at least two values > 0")
     if any(not v > 0 for v in axes["noise"]) or len(axes["noise"]) < 2:
         raise ValueError(f"noise={axes['noise']!r} needs at least two values > 0")
-    if any(int(s) != s or s < 0 for s in axes["seed"]):
-        raise ValueError(f"seed={axes['seed']!r} must be integers >= 0")
+    check_integers("seed", axes["seed"])
     return {k: tuple(sorted(v)) for k, v in axes.items()}
 
 

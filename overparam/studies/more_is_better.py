@@ -56,7 +56,7 @@ from scipy.optimize import brentq
 from threadpoolctl import threadpool_limits
 
 from overparam import plot, sweep
-from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size, check_integers, merge_overrides
 from randfeat import tasks, theory
 
 PAPER = "Simon et al. 2023"
@@ -333,14 +333,8 @@ class Results(NamedTuple):
 
 
 def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[int, ...]]:
-    axes = dict(setup.axes)
-    for name, values in (overrides or {}).items():
-        if name not in axes:
-            raise ValueError(f"overrides: unknown axis {name!r}; this study's axes are {sorted(axes)}")
-        axes[name] = tuple(values)
-    if len(axes["trial"]) < 2 or any(int(t) != t or t < 0 for t in axes["trial"]):
-        raise ValueError(f"trial={axes['trial']!r} must hold at least two integers >= 0")
-    return {"trial": tuple(int(t) for t in axes["trial"])}
+    axes = merge_overrides(setup.axes, overrides)
+    return {"trial": check_integers("trial", axes["trial"], 0, min_count=2)}
 
 
 def run_all(size: Size = "quick", overrides: Mapping[str, Sequence[float]] | None = None, *,

@@ -42,7 +42,7 @@ from scipy import stats
 
 import bounds
 from overparam import plot, sweep
-from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size, check_integers, merge_overrides
 
 PAPER = "Feder, Urbanke & Fogel 2025"
 NAME = "universality-lens"
@@ -182,16 +182,9 @@ def ensemble_regret(mean_theta: np.ndarray, p0: float, n: int, members: int) -> 
 
 
 def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[float, ...]]:
-    axes = dict(setup.axes)
-    for name, values in (overrides or {}).items():
-        if name not in axes:
-            raise ValueError(f"overrides: unknown axis {name!r}; this study's axes are {sorted(axes)}")
-        axes[name] = tuple(values)
-    if len(axes["num_params"]) < 2 or any(int(d) != d or d < 1 for d in axes["num_params"]):
-        raise ValueError(f"num_params={axes['num_params']!r} must hold at least two integers >= 1")
-    if any(int(c) != c or c < 0 for c in axes["chain"]) or len(axes["chain"]) < max(setup.members):
-        raise ValueError(f"chain={axes['chain']!r} must hold at least {max(setup.members)} integers >= 0")
-    return {k: tuple(sorted(int(x) for x in v)) for k, v in axes.items()}
+    axes = merge_overrides(setup.axes, overrides)
+    return {"num_params": check_integers("num_params", axes["num_params"], 1, min_count=2),
+            "chain": check_integers("chain", axes["chain"], 0, min_count=max(setup.members))}
 
 
 class Results(NamedTuple):

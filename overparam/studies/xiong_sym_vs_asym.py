@@ -38,7 +38,7 @@ import xarray as xr
 
 import sensing
 from overparam import plot, store, sweep
-from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size
+from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size, check_integers, merge_overrides
 
 PAPER = "Xiong, Ding & Du 2023"
 NAME = "xiong-sym-vs-asym"
@@ -116,14 +116,7 @@ def _point(setup: Setup, k_max: int) -> Callable[[Mapping[str, jax.Array], jax.A
 
 
 def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[float, ...]]:
-    axes = dict(setup.axes)
-    for name, values in (overrides or {}).items():
-        if name not in axes:
-            raise ValueError(f"overrides: unknown axis {name!r}; this study's axes are {sorted(axes)}")
-        values = tuple(values)
-        if not values:
-            raise ValueError(f"overrides: axis {name!r} needs at least one value")
-        axes[name] = values
+    axes = merge_overrides(setup.axes, overrides)
     ranks = axes["rank"]
     if any(int(k) != k or k < setup.r or k > setup.n for k in ranks):
         raise ValueError(f"rank={ranks!r} must be integers in [r={setup.r}, n={setup.n}]")
@@ -131,8 +124,7 @@ def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -
         raise ValueError(f"rank={ranks!r} needs at least one over-parameterised value k > r={setup.r}")
     if any(not a > 0 for a in axes["init_scale"]):
         raise ValueError(f"init_scale={axes['init_scale']!r} must be > 0")
-    if any(int(s) != s or s < 0 for s in axes["seed"]):
-        raise ValueError(f"seed={axes['seed']!r} must be integers >= 0")
+    check_integers("seed", axes["seed"])
     return {
         "rank": tuple(sorted(int(k) for k in ranks)),
         "init_scale": tuple(sorted(float(a) for a in axes["init_scale"])),
