@@ -19,8 +19,14 @@ Claims checked (MATH.md section 1, "What the theory says"):
 1. symmetric over-parameterised GD is sublinear: in the tail the error halves when ``t`` doubles;
 2. asymmetric over-parameterised GD is linear with a rate scaling like ``alpha^2``;
 3. after one balancing step the rate no longer depends on ``alpha``;
-4. the asymmetric rate agrees with ``sensing.theory.asymmetric_rate``,
-   ``eta lambda_min(F0^T F0 - G0^T G0)``;
+4. the asymmetric rate is of the size of ``sensing.theory.asymmetric_rate``,
+   ``eta lambda_min(F0^T F0 - G0^T G0)``, within a factor 2. That formula sets the scale, not the
+   constant: in the population limit the tail rate is ``eta lambda_min(Q^T D Q)`` (``D`` the
+   imbalance, ``Q`` a basis of the null space of ``G`` at the limit; evaluated from the final
+   factors by ``sensing.theory.asymmetric_tail_rate``), at least ``eta lambda_min(D0)`` by
+   interlacing and larger by a factor that depends on the draw (1.03 to 2.6 here); finite ``m``
+   lowers it again (about 0.7 at ``m = 500``). The measured/predicted ratio therefore varies
+   from run to run around 1.5;
 5. exact parameterisation (``k = r``) converges linearly for both, to the float64 floor.
 """
 
@@ -48,7 +54,7 @@ FLOOR = 1e-11  # errors below this are float64 round-off, excluded from rate fit
 SUBLINEAR_RATIO = (0.4, 0.65)  # claim 1: e(T) / e(T/2); theory 1/2
 ALPHA_EXPONENT = (1.6, 2.4)  # claim 2: d log rate / d log alpha; theory 2
 FLAT_EXPONENT = 0.3  # claim 3: |d log rate / d log alpha| after balancing; theory 0
-THEORY_RATIO = (0.5, 2.0)  # claim 4: measured / predicted rate; theory 1
+THEORY_RATIO = (0.5, 2.0)  # claim 4: median measured / predicted rate; the formula gives the scale
 EXACT_ERROR = 1e-9  # claim 5: final error of the k = r runs
 
 
@@ -228,9 +234,10 @@ def evaluate_claims(ds: xr.Dataset, setup: Setup) -> list[Claim]:
 
     ratio_theory = (rates.asym_rate / ds.predicted_rate).sel(rank=over).values
     med = float(np.nanmedian(ratio_theory))
-    claim("the asymmetric rate agrees with eta * lambda_min(F0^T F0 - G0^T G0) (sensing.theory.asymmetric_rate)",
+    claim("the asymmetric rate is of the size eta * lambda_min(F0^T F0 - G0^T G0) (sensing.theory.asymmetric_rate)",
           f"median measured / predicted = {med:.3f} over {int(np.isfinite(ratio_theory).sum())} runs",
-          f"in [{THEORY_RATIO[0]}, {THEORY_RATIO[1]}] (theory 1)",
+          f"in [{THEORY_RATIO[0]}, {THEORY_RATIO[1]}] (the formula is a lower bound in the population limit, "
+          "exact up to a draw-dependent factor; see sensing.theory.asymmetric_tail_rate)",
           THEORY_RATIO[0] <= med <= THEORY_RATIO[1])
 
     exact = ds.sel(rank=setup.r) if setup.r in ds["rank"].values else None
