@@ -173,8 +173,12 @@ def _size_sweeps(phi_train, phi_test, y_train, y_test, widths, samples, n_ref, k
     features; the features are nested (the first k columns), the samples too (the first n rows).
 
     Every (width, size) pair is one step of a single ``lax.map`` with column and row masks (one
-    shape, one eigendecomposition per step, run one after the other). ``widths``, ``samples``:
-    tuples of ints.
+    shape, one eigendecomposition per step, run one after the other). Run one after the other on
+    purpose: with the same eigendecompositions written as independent calls in one vmapped
+    program, XLA:CPU (jax 0.10.2) deadlocks. Its scheduler starts the batched LAPACK ``eigh``
+    calls at once, each blocks a worker of the intra-op pool waiting for the per-matrix tasks it
+    queued on that same pool (``ParallelBatchMap``), and with every worker blocked none of those
+    tasks runs (README, "Known issues"). ``widths``, ``samples``: tuples of ints.
     """
     n_max, k_max = phi_train.shape
     dtype = phi_train.dtype
@@ -242,9 +246,8 @@ def run_experiments(setup: Setup, trials: Sequence[int], progress: bool = False)
     """Both experiments over the ``trial`` grid; each dataset has ``mse_vs_width`` (trial, width,
     ridge) and ``mse_vs_samples`` (trial, samples, ridge)."""
     out = {}
-    # The compiled program holds several independent eigendecompositions that XLA may run at once;
-    # they call SciPy's OpenBLAS LAPACK, whose own thread pool must then be single-threaded
-    # (concurrent multi-threaded OpenBLAS calls can deadlock).
+    # LAPACK (SciPy's OpenBLAS) runs single-threaded inside XLA's own thread pool, so that the two
+    # pools do not oversubscribe the cores.
     with threadpool_limits(limits=1, user_api="blas"):
         out.update(_run_experiments(setup, trials, progress))
     return out
