@@ -118,12 +118,13 @@ def write_completed(result: StudyResult, size: str) -> Path:
     return path
 
 
-def _recorded_size(folder: Path) -> str | None:
-    """The size recorded in ``folder/result.json``, or None when there is no readable record."""
+def _read_record(folder: Path) -> dict | None:
+    """The contents of ``folder/result.json``, or None when there is no readable record."""
     try:
-        return json.loads((folder / RESULT_FILE).read_text()).get("size")
-    except (OSError, ValueError, AttributeError):
+        record = json.loads((folder / RESULT_FILE).read_text())
+    except (OSError, ValueError):
         return None
+    return record if isinstance(record, dict) else None
 
 
 def read_completed(name: str, folder: str | Path, size: str) -> StudyResult | None:
@@ -133,12 +134,14 @@ def read_completed(name: str, folder: str | Path, size: str) -> StudyResult | No
     do not match the count it recorded (an interrupted or foreign folder).
     """
     folder = Path(folder)
+    record = _read_record(folder)
+    if record is None or record.get("study") != name or record.get("size") != size:
+        return None
     try:
-        record = json.loads((folder / RESULT_FILE).read_text())
         claims = read_claims(folder)
     except (OSError, ValueError, TypeError):
         return None
-    if record.get("study") != name or record.get("size") != size or len(claims) != record.get("claims"):
+    if len(claims) != record.get("claims"):
         return None
     return StudyResult(
         name=name,
@@ -190,7 +193,7 @@ def reproduce(
                       file=sys.stderr, flush=True)
             continue
         # a folder that holds a completed run at another size has nothing to resume
-        resume_study = resume and _recorded_size(folder) in (None, size)
+        resume_study = resume and (_read_record(folder) or {}).get("size") in (None, size)
         (folder / RESULT_FILE).unlink(missing_ok=True)
         if progress:
             print(f"[{i}/{len(names)}] {name} ({study.paper}) ...", file=sys.stderr, flush=True)
