@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -57,6 +59,50 @@ def test_claims_pass_on_curves_that_follow_the_theory():
     exponent = float(claims[1].measured.split("= ")[1].split(" ")[0])
     assert exponent == pytest.approx(2.0, abs=0.02)
     assert "= 1.000" in claims[3].measured
+
+
+def tail(measured: np.ndarray) -> xiong.PopulationTail:
+    """Tail rates against a known prediction (``initial`` as eta lambda_min(D0) would be: up to 2.6 times smaller)."""
+    predicted = np.array([[2e-3, 5e-3], [8e-3, 2e-2]])
+    return xiong.PopulationTail(3, (0.2, 0.4), (0, 1), measured, predicted, predicted / np.array([1.03, 2.6]))
+
+
+@pytest.mark.parametrize(("scale", "passed"), [(1.0, True), (1.009, True), (0.991, True), (1.02, False), (np.nan, False)])
+def test_tail_claim_passes_within_one_percent_only(scale, passed):
+    t = tail(np.array([[2e-3, 5e-3], [8e-3, 2e-2 * scale]]))
+    claims = xiong.evaluate_claims(synthetic(lambda a: 0.1 * a**2), SETUP, t)
+    assert len(claims) == 6 and claims[-1].passed is passed
+    assert [c.passed for c in claims[:5]] == [True] * 5
+    if np.isfinite(scale):
+        assert f"= {abs(scale - 1):.2e} over 4 runs" in claims[-1].measured
+
+
+def test_tail_claim_fails_when_the_rate_is_eta_lambda_min_d0():
+    t = tail(np.zeros((2, 2)))
+    assert not xiong.evaluate_claims(synthetic(lambda a: 0.1 * a**2), SETUP, t._replace(measured=t.initial))[-1].passed
+
+
+def test_population_tail_rate_matches_asymmetric_tail_rate_at_quick_size():
+    """Population GD at the study's n, r, k_max = 3, alpha 0.2, 0.4, seeds 0, 1: measured / predicted = 1 to 1 % (seen 0.1 %)."""
+    t = xiong.population_tail(SETUP, 3)
+    assert t.init_scale == (0.2, 0.4) and t.seed == (0, 1) and t.measured.shape == (2, 2)
+    np.testing.assert_allclose(t.measured / t.predicted, 1.0, rtol=xiong.TAIL_TOLERANCE)
+    # eta lambda_min(D0) is a lower bound (interlacing), below the measured rate by far more than the tolerance
+    assert np.all(t.measured >= 0.99 * t.initial) and np.max(t.measured / t.initial) > 1.5
+    # rate ~ alpha^2 up to the draw: (0.4 / 0.2)^2 = 4
+    assert np.all((t.measured[1] / t.measured[0] > 2.5) & (t.measured[1] / t.measured[0] < 6.0))
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"k": 1}, "k=1 must be an integer in (r=1, n=12]"),
+    ({"k": 13}, "k=13"),
+    ({"k": 3, "init_scale": (0.2, 0.0)}, "init_scale=(0.2, 0.0)"),
+    ({"k": 3, "init_scale": ()}, "init_scale=()"),
+    ({"k": 3, "seed": (0.5,)}, "seed"),
+])
+def test_population_tail_rejects_bad_input(kwargs, fragment):
+    with pytest.raises(ValueError, match=re.escape(fragment)):
+        xiong.population_tail(SETUP, **kwargs)
 
 
 def test_claims_fail_on_curves_that_contradict_it():
