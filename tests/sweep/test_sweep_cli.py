@@ -84,7 +84,7 @@ def test_study_end_to_end_through_the_command(tmp_path):
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "finished" and run["device_count"] == 2 and run["overrides"] == {"init_scale": [0.2, 0.4], "seed": [0]}
     claims = read_claims(out)
-    assert len(claims) == 5 and all(c.passed for c in claims)
+    assert len(claims) == 6 and all(c.passed for c in claims)
     for stem in ("error_vs_step", "rates"):
         assert (out / f"{stem}.png").stat().st_size > 0 and (out / f"{stem}.svg").stat().st_size > 0
     ds = store.load(out / "sweep.zarr")
@@ -103,4 +103,4 @@ def test_study_end_to_end_through_the_command(tmp_path):
     assert [c.measured for c in read_claims(out)] == [c.measured for c in claims]
     show = subprocess.run([sys.executable, "-m", "overparam.cli", "show", str(out)], capture_output=True,
                           text=True, timeout=120, env=env)
-    assert show.returncode == 0 and "5 of 5 claims pass" in show.stdout and "sweep store, complete" in show.stdout
+    assert show.returncode == 0 and "6 of 6 claims pass" in show.stdout and "sweep store, complete" in show.stdout
