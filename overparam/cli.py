@@ -1,7 +1,7 @@
 """The ``overparam`` command: run, list and show studies, and reproduce every paper claim.
 
     overparam run STUDY [--size quick|paper] [--out DIR] [--set axis=v1,v2,...] [--resume]
-                        [--devices N] [--no-progress]
+                        [--devices N] [--no-progress] [--dry-run]
     overparam list
     overparam show DIR
     overparam reproduce [--quick] [--out DIR] [--resume] [--no-progress]
@@ -47,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--resume", action="store_true", help="continue an interrupted run, skipping finished chunks")
     r.add_argument("--devices", type=int, default=None, metavar="N", help="number of devices to use")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--dry-run", action="store_true",
+                   help="check the study, size and --set values and print the grid; compute and write nothing")
     sub.add_parser("list", help="list the studies")
     s = sub.add_parser("show", help="print what a result folder holds and its claims table")
     s.add_argument("dir", type=Path)
@@ -149,6 +151,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput(f"unknown study {args.study!r}; available: {', '.join(studies)}")
     study = studies[args.study]
     overrides = parse_overrides(args.overrides, list(study.axes(args.size)))
+    grid = getattr(study, "grid", None)
+    axes = grid(args.size, overrides or None) if grid is not None else study.axes(args.size)
+    if args.dry_run:
+        print(f"{study.name} ({study.paper}), size {args.size}:")
+        for name, values in axes.items():
+            shown = [f"{v:g}" for v in values]
+            if len(shown) > 12:
+                shown = shown[:5] + ["..."] + shown[-2:]
+            print(f"  {name} ({len(values)}): {', '.join(shown)}")
+        return 0
     out = args.out if args.out is not None else Path("results") / study.name
     _check_out(out, study.name)
     out.mkdir(parents=True, exist_ok=True)

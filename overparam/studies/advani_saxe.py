@@ -241,6 +241,7 @@ class AdvaniSaxeStudy(SetupStudy):
     paper = PAPER
     description = "linear student: train/test error vs gradient-flow time at loads 0.5, 1, 2, theory over simulation"
     setups = SETUPS
+    check_axes = staticmethod(_check_axes)
 
     def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
                 progress: bool) -> Produced:

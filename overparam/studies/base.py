@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -154,10 +154,21 @@ class SetupStudy:
     paper: str
     description: str
     setups: Mapping[str, Any]
+    # (setup, overrides) -> the validated grid; a study sets it to its own axis checks
+    check_axes: Callable[[Any, Mapping[str, Sequence[float]] | None], dict[str, tuple[float, ...]]]
 
     def axes(self, size: Size) -> Mapping[str, Sequence[float]]:
         check_size(size)
         return dict(self.setups[size].axes)
+
+    def grid(self, size: Size, overrides: Mapping[str, Sequence[float]] | None = None) -> dict[str, tuple[float, ...]]:
+        """The grid a run at ``size`` with ``overrides`` would sweep, validated; nothing is computed.
+
+        Raises ``ValueError`` (naming the axis, its values and what is allowed) for a bad size,
+        an unknown axis or values out of the study's range.
+        """
+        check_size(size)
+        return dict(type(self).check_axes(self.setups[size], overrides))
 
     def produce(
         self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool, progress: bool

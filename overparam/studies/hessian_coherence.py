@@ -485,6 +485,7 @@ class HessianCoherenceStudy(SetupStudy):
     description = ("2-layer tanh net on K clusters: Hessian = bulk at zero + K outliers; gradient coherence, "
                    "real vs random labels")
     setups = SETUPS
+    check_axes = staticmethod(check_axes)
 
     def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
                 progress: bool) -> Produced:

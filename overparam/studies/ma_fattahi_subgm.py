@@ -392,6 +392,7 @@ class SubGMStudy(SetupStudy):
     paper = PAPER
     description = "SubGM with small init under outliers (p <= 0.6) and Gaussian noise, over rank and init scale"
     setups = SETUPS
+    check_axes = staticmethod(_check_axes)
 
     def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
                 progress: bool) -> Produced:

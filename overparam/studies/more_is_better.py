@@ -508,6 +508,7 @@ class MoreIsBetterStudy(SetupStudy):
     paper = PAPER
     description = "random-feature ridge regression: optimal-ridge risk vs k and n, authors' data, R* vs noise"
     setups = SETUPS
+    check_axes = staticmethod(_check_axes)
 
     def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
                 progress: bool) -> Produced:

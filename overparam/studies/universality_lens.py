@@ -309,6 +309,7 @@ class UniversalityLensStudy(SetupStudy):
     paper = PAPER
     description = "Bayes mixture regret vs number of parameters for simple/complex truths; weight bound; SGLD ensembles"
     setups = SETUPS
+    check_axes = staticmethod(_check_axes)
 
     def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
                 progress: bool) -> Produced:

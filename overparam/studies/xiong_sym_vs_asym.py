@@ -376,6 +376,7 @@ class XiongStudy(SetupStudy):
     paper = PAPER
     description = "symmetric vs asymmetric GD over rank x init scale: sublinear vs linear ~ alpha^2, balancing"
     setups = SETUPS
+    check_axes = staticmethod(_check_axes)
 
     def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
                 progress: bool) -> Produced:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from overparam.studies import registry
 from overparam.studies.base import check_integers, merge_overrides
+
+STUDIES = registry()
 
 
 def test_merge_overrides_replaces_only_the_named_axes() -> None:
@@ -27,3 +30,21 @@ def test_check_integers_sorts_and_rejects_fractions_small_values_and_short_lists
         check_integers("num_params", (0, 2), low=1)
     with pytest.raises(ValueError, match="at least 2"):
         check_integers("trial", (4,), min_count=2)
+
+
+@pytest.mark.parametrize("name", sorted(STUDIES))
+def test_every_study_validates_its_own_grids_and_rejects_bad_values(name) -> None:
+    """Both sizes' default grids pass the study's checks (a paper-size grid that a GPU run would
+    only reject after hours is caught here); an out-of-range or unknown override is refused."""
+    study = STUDIES[name]
+    for size in ("quick", "paper"):
+        grid = study.grid(size)
+        assert list(grid) == list(study.axes(size))
+        assert all(sorted(grid[a]) == sorted(study.axes(size)[a]) for a in grid)
+    first = next(iter(study.axes("quick")))
+    with pytest.raises(ValueError, match=first):
+        study.grid("quick", {first: [-1]})
+    with pytest.raises(ValueError, match="unknown axis 'no_such_axis'"):
+        study.grid("quick", {"no_such_axis": [1]})
+    with pytest.raises(ValueError, match="size must be one of"):
+        study.grid("huge")

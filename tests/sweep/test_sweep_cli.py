@@ -73,6 +73,15 @@ def test_reproduce_passes_out_size_and_progress(monkeypatch, tmp_path, capsys):
     assert calls[-1] == {"out": tmp_path, "size": "paper", "progress": False, "resume": True}
 
 
+def test_dry_run_prints_the_checked_grid_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert cli.main(["run", STUDY, "--size", "paper", "--set", "seed=3,1", "--dry-run", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "size paper" in printed and "seed (2): 1, 3" in printed and not out.exists()
+    assert cli.main(["run", STUDY, "--set", "init_scale=-0.1", "--dry-run", "--out", str(out)]) == 2
+    assert "init_scale" in capsys.readouterr().err and not out.exists()
+
+
 def test_study_end_to_end_through_the_command(tmp_path):
     """Two devices, a reduced grid; every claim of the study passes and the outputs agree with each other."""
     out = tmp_path / "xiong"
