@@ -1,7 +1,8 @@
 """Sagun / Chatterjee study: the Hessian against an independent dense Hessian and the Gauss-Newton split,
 Weyl's bounds on the bulk and the outliers, Lanczos against eigvalsh, the coherence's closed forms
-(identical, orthogonal, opposite gradients; the exact mean 1/n over all random label vectors), and a
-tiny end-to-end run whose claims are checked by value."""
+(identical, orthogonal, opposite gradients; the exact mean 1/n over all random label vectors), the
+one-step decrease eta alpha mean ||g_i||^2 against the exact loss change, the early-GD traces against
+the study's training loop, and a tiny end-to-end run whose claims are checked by value."""
 
 from __future__ import annotations
 
@@ -125,6 +126,70 @@ def _index(signs, y) -> int:
     return int(np.flatnonzero(np.all(np.asarray(signs) == np.asarray(y), axis=1))[0])
 
 
+@pytest.mark.parametrize("which", ["real", "random"])
+def test_one_step_decrease_is_eta_times_coherence_times_mean_norm(trained, which):
+    """L(theta) - L(theta - eta g) = eta alpha mean_i ||g_i||^2 - (eta^2/2) g^T H g + O(eta^3), checked against the
+    exact loss change for small eta at init (both label sets) and after 30 GD steps; the second-order term against
+    an independent Hessian-vector product."""
+    data, params0, _, _ = trained
+    y = data.y if which == "real" else jnp.where(jax.random.bernoulli(jax.random.key(5), 0.5, data.y.shape), 1.0, -1.0)
+    for params in (params0, jax.jit(study.train, static_argnums=(2, 4))(params0, data._replace(y=y), 30,
+                                                                         TINY.learning_rate, 0)[0]):
+        flat, unravel = ravel_pytree(params)
+        loss = jax.jit(lambda v: study.squared_loss(unravel(v), data.x, y))  # noqa: B023
+        grads = bounds.per_example_gradients(study.example_loss, params, (data.x, y))
+        alpha = float(bounds.gradient_coherence(grads))
+        mean_norm = float(np.mean(np.sum(np.asarray(jax.vmap(lambda g: ravel_pytree(g)[0])(grads)) ** 2, axis=1)))
+        first = alpha * mean_norm
+        g = jax.grad(loss)(flat)
+        assert float(g @ g) == pytest.approx(first, rel=1e-12)  # ||mean_i g_i||^2 = alpha mean_i ||g_i||^2
+        curvature = float(g @ jax.jvp(jax.grad(loss), (flat,), (g,))[1])  # g^T H g
+        for eta in (1e-3, 1e-4):
+            decrease = float(loss(flat) - loss(flat - eta * g))
+            assert decrease / eta == pytest.approx(first, rel=eta * abs(curvature) / first)
+            second = (first - decrease / eta) / eta  # -> g^T H g / 2, up to O(eta) and round-off eps L / eta^2
+            assert second == pytest.approx(curvature / 2, rel=0.02, abs=1e-14 * float(loss(flat)) / eta**2)
+
+
+def test_first_step_decreases_are_in_the_ratio_of_coherences(trained):
+    """At f = 0 the per-example gradient norms do not depend on +-1 labels, so the first-order one-step decreases
+    for real and random labels are in the ratio alpha_real / alpha_random."""
+    data, params0, _, _ = trained
+    real, sampled = jax.jit(study.coherence_at_init, static_argnums=3)(params0, data, jax.random.key(0), 4)
+    signs = jnp.where(jax.random.bernoulli(jax.random.key(0), 0.5, (4, TINY.n_train)), 1.0, -1.0)
+    eta = 1e-5
+    flat, unravel = ravel_pytree(params0)
+
+    def decrease(y):
+        loss = lambda v: study.squared_loss(unravel(v), data.x, y)  # noqa: E731
+        return loss(flat) - loss(flat - eta * jax.grad(loss)(flat))
+
+    ratios = np.asarray(jax.vmap(decrease)(signs)) / float(decrease(data.y))
+    np.testing.assert_allclose(ratios, np.asarray(sampled) / float(real), rtol=1e-3)
+
+
+def test_early_training_matches_the_training_loop(trained):
+    """The early trace's losses are those of the study's GD loop at the recorded steps, its step-0 coherence is
+    coherence_at_init's, and on the real labels the loss at T is below that of random labels."""
+    data, params0, _, _ = trained
+    steps = study.early_steps(TINY)
+    assert steps == TINY.steps // study.EARLY_FRACTION == 60
+    early = jax.jit(study.early_training, static_argnums=(3, 5))(params0, data.x, data.y, steps, TINY.learning_rate,
+                                                                   study.EARLY_RECORDS)
+    _, losses = jax.jit(study.train, static_argnums=(2, 4))(params0, data, steps + 1, TINY.learning_rate, 0)
+    record = np.arange(study.EARLY_RECORDS + 1) * steps // study.EARLY_RECORDS
+    np.testing.assert_allclose(np.asarray(early.loss), np.asarray(losses)[record], rtol=1e-10)
+    real, _ = jax.jit(study.coherence_at_init, static_argnums=3)(params0, data, jax.random.key(0), 2)
+    assert float(early.coherence[0]) == pytest.approx(float(real), rel=1e-12)
+    signs = jnp.where(jax.random.bernoulli(jax.random.key(1), 0.5, (4, TINY.n_train)), 1.0, -1.0)
+    rand = jax.jit(jax.vmap(lambda y: study.early_training(params0, data.x, y, steps, TINY.learning_rate,
+                                                           study.EARLY_RECORDS)))(signs)
+    assert np.all(np.asarray(rand.loss[:, 0]) == pytest.approx(0.5, rel=1e-12))
+    assert float(early.loss[-1]) < float(jnp.min(rand.loss[:, -1]))
+    with pytest.raises(ValueError, match="steps"):
+        study.early_training(params0, data.x, data.y, 7, TINY.learning_rate, 5)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match="width"):
         study.check_axes(TINY, {"width": (7,)})
@@ -145,7 +210,8 @@ def test_tiny_run(tmp_path, monkeypatch):
     monkeypatch.setitem(study.SETUPS, "quick", TINY)
     result = study.STUDY.run(size="quick", out=tmp_path, progress=False)
     claims = json.loads((tmp_path / "claims.json").read_text())
-    assert [c["passed"] for c in claims] == [True] * 6
+    assert [c["passed"] for c in claims] == [True] * 7
+    assert "T = steps/10 = 60 GD steps" in claims[6]["claim"]
     assert "8/8 runs have exactly K outliers" in claims[2]["measured"]
     assert all(p.exists() for p in result.figures) and {p.suffix for p in result.figures} == {".png", ".svg"}
     import xarray as xr
@@ -156,3 +222,7 @@ def test_tiny_run(tmp_path, monkeypatch):
     assert np.all(s.null_count >= s.num_params - TINY.n_train)
     assert np.all(s.outliers == ds["clusters"].values[None, :, None])
     assert float(np.max(study.lanczos_errors(ds) / ds["eigenvalues"].values[..., 0])) <= 1e-8
+    np.testing.assert_array_equal(ds["record"].values, [0, 12, 24, 36, 48, 60])
+    np.testing.assert_allclose(ds["early_loss_real"].values[..., 0], 0.5, rtol=1e-12)
+    np.testing.assert_allclose(ds["early_loss_random"].values[..., 0, :], 0.5, rtol=1e-12)
+    assert np.all(ds["early_loss_random"].values[..., -1, :].min(axis=-1) > ds["early_loss_real"].values[..., -1])
