@@ -203,6 +203,12 @@ def example_loss(params: Params, example: tuple[jax.Array, jax.Array]) -> jax.Ar
     return 0.5 * (network(params, x) - y) ** 2
 
 
+def gd_step(params: Params, x: jax.Array, y: jax.Array, learning_rate) -> tuple[Params, jax.Array]:
+    """One full-batch GD step ``theta <- theta - eta grad L(theta)``; returns the new parameters and ``L(theta)``."""
+    value, grad = jax.value_and_grad(squared_loss)(params, x, y)
+    return jax.tree.map(lambda u, g: u - learning_rate * g, params, grad), value
+
+
 def train(params: Params, data: Data, steps: int, learning_rate, newton_steps: int) -> tuple[Params, jax.Array]:
     """GD for ``steps`` steps, then ``newton_steps`` minimum-norm Gauss-Newton steps.
 
@@ -210,11 +216,8 @@ def train(params: Params, data: Data, steps: int, learning_rate, newton_steps: i
     (steps + newton_steps + 1,).
     """
 
-    def gd(p, _):
-        value, grad = jax.value_and_grad(squared_loss)(p, data.x, data.y)
-        return jax.tree.map(lambda u, g: u - learning_rate * g, p, grad), value
-
-    params, gd_losses = jax.lax.scan(gd, params, None, length=steps)
+    params, gd_losses = jax.lax.scan(lambda p, _: gd_step(p, data.x, data.y, learning_rate), params, None,
+                                     length=steps)
     flat, unravel = ravel_pytree(params)
     n = data.x.shape[0]
 
@@ -261,12 +264,8 @@ def early_training(params: Params, x: jax.Array, y: jax.Array, steps: int, learn
         grads = bounds.per_example_gradients(example_loss, p, (x, y))
         return squared_loss(p, x, y), bounds.gradient_coherence(grads)
 
-    def gd(p, _):
-        grad = jax.grad(squared_loss)(p, x, y)
-        return jax.tree.map(lambda u, g: u - learning_rate * g, p, grad), None
-
     def block(p, _):
-        p, _ = jax.lax.scan(gd, p, None, length=steps // records)
+        p, _ = jax.lax.scan(lambda q, _: gd_step(q, x, y, learning_rate), p, None, length=steps // records)
         return p, measure(p)
 
     params_end, (loss, coherence) = jax.lax.scan(block, params, None, length=records)
@@ -314,13 +313,12 @@ def hessian_spectrum(params: Params, data: Data, max_clusters: int) -> Spectrum:
 def coherence_at_init(params: Params, data: Data, key: jax.Array, label_draws: int) -> tuple[jax.Array, jax.Array]:
     """Gradient coherence of the per-example losses with the real labels () and with
     ``label_draws`` vectors of random labels ``+-1`` (label_draws,)."""
-    real = bounds.gradient_coherence(bounds.per_example_gradients(example_loss, params, (data.x, data.y)))
     signs = jnp.where(jax.random.bernoulli(key, 0.5, (label_draws, data.x.shape[0])), 1.0, -1.0)
 
     def one(labels):
         return bounds.gradient_coherence(bounds.per_example_gradients(example_loss, params, (data.x, labels)))
 
-    return real, jax.vmap(one)(signs)
+    return one(data.y), jax.vmap(one)(signs)
 
 
 def early_steps(setup: Setup) -> int:
@@ -605,5 +603,5 @@ STUDY = HessianCoherenceStudy()
 
 __all__ = ["STUDY", "SETUPS", "Data", "EarlyTrace", "HessianCoherenceStudy", "Params", "Setup", "Spectrum",
            "SpectrumSummary", "check_axes", "coherence_at_init", "early_steps", "early_training", "evaluate_claims",
-           "example_loss", "hessian_spectrum", "init_params", "lanczos_errors", "make_data", "make_figures", "network",
+           "example_loss", "gd_step", "hessian_spectrum", "init_params", "lanczos_errors", "make_data", "make_figures", "network",
            "num_params", "run_sweep", "squared_loss", "summarize", "train"]

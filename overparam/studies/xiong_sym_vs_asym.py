@@ -232,8 +232,6 @@ def population_tail(
         raise ValueError(f"k={k!r} must be an integer in (r={setup.r}, n={setup.n}]")
     if not init_scale or any(not (np.isfinite(a) and a > 0) for a in init_scale):
         raise ValueError(f"init_scale={init_scale!r} must be a non-empty sequence of finite numbers > 0")
-    if not seed:
-        raise ValueError(f"seed={seed!r} must be a non-empty sequence of integers")
     check_integers("seed", seed)
     n, r, k, eta = setup.n, setup.r, int(k), setup.step_size
 
