@@ -25,7 +25,16 @@ def kl_bernoulli(q, p) -> Array:
 
     Evaluated as ``-q log1p((p - q)/q) - (1 - q) log1p((q - p)/(1 - q))`` so that each term is
     O(|p - q|) with full relative precision and kl stays accurate down to |p - q| ~ 1e-16.
+    ``q`` and ``p`` broadcast together; the result has their broadcast shape. ``kl = +inf`` when
+    p is 0 or 1 and q differs from p.
+
+    Raises ``ValueError`` when a concrete ``q`` or ``p`` has an entry outside [0, 1] or NaN. Under
+    ``jit``/``vmap`` (traced arguments, as inside :func:`kl_inverse_upper`) nothing is checked and
+    such entries give NaN or a meaningless finite number (e.g. q = 1.5, p = 0.5 gives 1.648): the
+    caller must keep them in [0, 1].
     """
+    _validate.in_interval("q", q, 0.0, 1.0)
+    _validate.in_interval("p", p, 0.0, 1.0)
     q = jnp.asarray(q, jnp.result_type(float))
     p = jnp.asarray(p, q.dtype)
     safe_q = jnp.where(q > 0, q, 1.0)
