@@ -1,0 +1,50 @@
+"""A run-time estimate for ``overparam run --dry-run``: compile and time one chunk of each sweep.
+
+Nothing is written. The chunk is the engine's first chunk (the first runs of the grid in C order),
+evaluated by the same compiled program a real run uses, so the estimate includes the compile time
+once and the per-chunk time ``chunks`` times.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from overparam.study.spec import Setup, Study, Sweep
+
+
+def estimate(study: Study, setup: Setup, *, devices: Sequence[Any], chunk_size: int | None = None) -> dict[str, dict]:
+    """Per sweep: chunk size, number of chunks, compile seconds, seconds per chunk, total seconds."""
+    import jax
+    from jax.sharding import NamedSharding, PartitionSpec
+
+    from overparam.sweep import engine, grid as grid_mod
+
+    out: dict[str, dict] = {}
+    mesh = jax.make_mesh((len(devices),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=list(devices))
+    runs_sharding = NamedSharding(mesh, PartitionSpec("run"))
+    for name, sw in study.sweeps.items():
+        if not isinstance(sw, Sweep):
+            continue
+        g = grid_mod.make_grid(setup.grids[name])
+        chooser = getattr(engine, "default_chunk_size", None)
+        chunk = int(chunk_size or sw.chunk_size or (chooser(g.size, len(devices)) if chooser else min(g.size, engine.DEFAULT_CHUNK)))
+        padded = -(-chunk // len(devices)) * len(devices)
+        index = np.minimum(np.arange(padded), g.size - 1)
+        evaluate = engine._compiled(sw.bind(setup), mesh)  # noqa: SLF001 - the engine's own chunk program
+        key = jax.device_put(jax.random.key(sw.seed), NamedSharding(mesh, PartitionSpec()))
+        cfg = jax.device_put(g.configs(index), runs_sharding)
+        idx = jax.device_put(index.astype(np.uint32), runs_sharding)
+        t0 = time.perf_counter()
+        compiled = evaluate.lower(key, idx, cfg).compile()
+        t1 = time.perf_counter()
+        jax.block_until_ready(compiled(key, idx, cfg))
+        t2 = time.perf_counter()
+        chunks = math.ceil(g.size / chunk)
+        out[name] = {"chunk_size": chunk, "chunks": chunks, "compile_s": t1 - t0, "chunk_s": t2 - t1,
+                     "total_s": (t1 - t0) + chunks * (t2 - t1)}
+    return out
