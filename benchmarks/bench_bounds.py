@@ -7,7 +7,7 @@ Run from the repository root::
 
 Problem: the midpoint grid ``p_k = (k + 1/2)/K`` with Jeffreys (Beta(1/2, 1/2)) cell weights, truth
 ``p0 = 0.3``, exact expected regret ``D_n = sum_s Bin(s; n, p0) [log P0(s) - log Q(s)]`` with
-``log Q(s) = logsumexp_k [log w_k + s log p_k + (n - s) log(1 - p_k)]`` (MATH.md section 3).
+``log Q(s) = logsumexp_k [log w_k + s log p_k + (n - s) log(1 - p_k)]`` (docs/bounds.md#finite-alphabet-regret).
 Implementations, in one process, first checked to agree:
 
 * ``overparam``: ``bounds.expected_regret`` (chunked running logsumexp over hypotheses, counts

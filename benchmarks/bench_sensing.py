@@ -8,7 +8,7 @@ Run from the repository root::
 Part 1, the dense-operator sweep. One symmetric Gaussian problem (``n = 50``, ``r = 3``,
 ``m = 2000``) and 32 configurations: 8 init scales x ranks 1, 3, 5, 10, each zero-padded to
 ``k_max = 10``; 200 GD steps ``X <- X - eta sym(Z) X`` with ``Z = (1/m) sum_i r_i A_i``
-(MATH.md section 1); the relative error ``||X X^T - M*||_F / ||M*||_F`` recorded every 20 steps.
+(docs/sensing.md#symmetric-gd); the relative error ``||X X^T - M*||_F / ||M*||_F`` recorded every 20 steps.
 Three implementations, float32 and float64, in one process:
 
 * ``overparam``: ``jax.jit(jax.vmap(...))`` of ``sensing.small_init`` + ``sensing.rank_mask`` +

@@ -3,7 +3,7 @@
 Modules: ``classes`` (hypothesis classes as pytrees), ``regret`` (exact / quadrature / Monte Carlo
 expected regret, chunked over hypotheses), ``weight_bound`` (the eps-curve), ``closed_forms``
 (Beta-Bernoulli, Gaussian location, Clarke-Barron), ``mixture`` (posterior, Gibbs identity),
-``sgld`` (SGLD and ensembles), ``pac_bayes``, ``coherence``, ``hessian``. See MATH.md section 3.
+``sgld`` (SGLD and ensembles), ``pac_bayes``, ``coherence``, ``hessian``. See docs/bounds.md#mixture-regret.
 """
 
 from bounds.classes import (

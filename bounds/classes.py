@@ -303,7 +303,7 @@ def logistic_kl_to_truth(cls: LogisticClass, truth_weights, inputs) -> Array:
     """``E_x D(Bern(s(<w0, phi(x)>)) || Bern(s(<w_k, phi(x)>)))`` averaged over ``inputs`` (N, d_in).
 
     With ``inputs`` a sample from the input law this is the Monte Carlo estimate of the
-    supervised KL (MATH.md section 3: the KL averaged over x); with ``inputs`` the whole support of a
+    supervised KL (docs/bounds.md#supervised-regret: the KL averaged over x); with ``inputs`` the whole support of a
     uniform finite design it is exact. Returns (K,).
     """
     z0 = cls.logits(inputs, _float(truth_weights))  # (N,)

@@ -1,4 +1,4 @@
-"""Closed forms and asymptotes for the mixture regret (MATH.md section 3).
+"""Closed forms and asymptotes for the mixture regret (docs/bounds.md#closed-forms).
 
 * Beta-Bernoulli: ``Q(x^n) = B(s + a, n - s + b) / B(a, b)`` with s the number of ones; the regret
   is the exact binomial sum over s.

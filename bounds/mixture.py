@@ -26,7 +26,7 @@ def log_posterior(log_prior, log_likelihood) -> Array:
 def gibbs_free_energy(log_prior, log_likelihood, log_rho) -> Array:
     """``F(rho) = E_rho[-log p_k(x^n)] + KL(rho || w)`` for a distribution rho on the class.
 
-    Gibbs variational identity (MATH.md section 3): ``-log Q(x^n) = min_rho F(rho)``, attained at
+    Gibbs variational identity (docs/bounds.md#gibbs-identity): ``-log Q(x^n) = min_rho F(rho)``, attained at
     the posterior. Inputs (K,) each; ``log_rho`` normalised (entries -inf allowed). Returns ().
     """
     _validate.log_prior("log_prior", log_prior)

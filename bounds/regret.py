@@ -1,4 +1,4 @@
-"""Exact expected regret of the Bayes mixture learner with log-loss (MATH.md section 3).
+"""Exact expected regret of the Bayes mixture learner with log-loss (docs/bounds.md#mixture-regret).
 
 The mixture ``Q(x^n) = sum_k w_k p_k(x^n)`` predicts ``q(x_t | x^{t-1})``; against a truth P its
 expected regret is ``D_n = D(P^n || Q) = sum_{t=1}^n r_t`` with per-step (batch) regrets

@@ -1,6 +1,6 @@
 """Stochastic-gradient Langevin dynamics (Welling & Teh 2011) and ensembles built from its chains.
 
-Convention (Welling & Teh, MATH.md section 3): with step size eps,
+Convention (Welling & Teh; docs/bounds.md#sgld): with step size eps,
 
     theta <- theta + (eps / 2) g_hat(theta) + sqrt(eps) xi,   xi ~ N(0, I),
     g_hat(theta) = grad log w(theta) + (N / b) sum_{z in batch} grad log p_theta(z).

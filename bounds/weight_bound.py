@@ -1,4 +1,4 @@
-"""The weight ("index of resolvability") bound on the mixture's regret (MATH.md section 3, Barron).
+"""The weight ("index of resolvability") bound on the mixture's regret (Barron; docs/bounds.md#weight-bound).
 
 With ``W_eps = w({theta : D(p0 || p_theta) <= eps})``,
 

@@ -97,7 +97,7 @@ class SensingParams(NamedTuple):
 
     ``rank`` is applied as a mask (``x0 * sensing.rank_mask(k_max, rank)``), so it is a value,
     not a shape. ``outlier_fraction`` is the probability p of an outlier measurement and ``noise``
-    the Gaussian noise level nu (MATH.md §1).
+    the Gaussian noise level nu (docs/sensing.md#noise).
     """
 
     seed: int
@@ -143,7 +143,7 @@ def sensing_params(
 
 
 class RFTaskParams(NamedTuple):
-    """A power-law random-feature task and one (n, k, ridge) point (MATH.md §2).
+    """A power-law random-feature task and one (n, k, ridge) point (docs/randfeat.md#power-law-task).
 
     Eigenvalues ``lambda_i = i^-alpha``, target coefficients ``v_i^2 = i^-beta``, label noise
     variance ``noise``; ``n`` samples, ``k`` features, ridge ``ridge``. ``n`` and ``k`` enter the

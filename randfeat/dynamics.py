@@ -1,5 +1,5 @@
 """Gradient-descent dynamics of the linear student (Advani & Saxe 2017, "High-dimensional
-dynamics of generalization error in neural networks"; MATH.md Sec. 2).
+dynamics of generalization error in neural networks"; docs/randfeat.md#advani-saxe).
 
 Inputs ``x ~ N(0, I_N / N)``, teacher ``y = w_bar . x + eps`` with ``|w_bar|^2 / N = s_w^2`` and
 ``Var eps = s_eps^2``, P samples, load ``a = P/N``; the student follows gradient flow

@@ -1,6 +1,6 @@
 """Closed forms for power-law tasks (``lambda_i = i^-alpha``, ``v_i^2 = i^-beta``, M -> infinity).
 
-"More is better" Sec. 5 and MATH.md Sec. 2 state the optimal fitting ratio and the
+"More is better" Sec. 5 (docs/randfeat.md#power-law-closed-forms) states the optimal fitting ratio and the
 obligatory-overfitting threshold; the continuum constants below follow from replacing the
 eigen-sums by integrals (``i = gamma^{-1/alpha} x``):
 

@@ -1,7 +1,7 @@
 """The eigenframework risk of random-feature ridge regression (and its k -> infinity limit, kernel
 ridge regression).
 
-Simon, Karkada, Ghosh & Belkin, "More is better" (ICLR 2024), Sec. 4; MATH.md Sec. 2. With
+Simon, Karkada, Ghosh & Belkin, "More is better" (ICLR 2024), Sec. 4; docs/randfeat.md#eigenframework. With
 learnabilities ``L_i = lambda_i / (lambda_i + gamma)``, ``z = sum L_i``, ``q = sum L_i^2``, the
 effective ridge ``gamma`` solves the scalar equation
 
@@ -262,7 +262,7 @@ def rf_risk(task: Task, n, k, ridge, *, modes: bool = False, max_iter: int = 64)
 def krr_risk(task: Task, n, ridge, *, modes: bool = False, max_iter: int = 64) -> RFRisk:
     """Kernel ridge regression risk: :func:`rf_risk` at ``k = inf``, where the equation becomes
     ``gamma (1 - z/n) = delta/n``, ``E0 = n / (n - q)``, ``E_te = E0 (sum (1-L_i)^2 v_i^2 + sigma^2)``
-    (Simon et al. 2021 "eigenlearning"; MATH.md Sec. 2). Shapes as in :func:`rf_risk`."""
+    (Simon et al. 2021 "eigenlearning"; docs/randfeat.md#limits). Shapes as in :func:`rf_risk`."""
     return rf_risk(task, n, jnp.inf, ridge, modes=modes, max_iter=max_iter)
 
 

@@ -1,6 +1,6 @@
 """First-order methods for matrix sensing as ``Algorithm(init, step)`` pairs of pure functions.
 
-Conventions (MATH.md section 1), with residuals ``r_i = <A_i, X X^T> - y_i`` (or ``<A_i, F G^T> - y_i``)
+Conventions (docs/sensing.md#losses), with residuals ``r_i = <A_i, X X^T> - y_i`` (or ``<A_i, F G^T> - y_i``)
 and ``Z = (1/m) sum_i r_i A_i``:
 
 * symmetric least squares ``f(X) = (1/4m) sum r_i^2``, gradient ``sym(Z) X``;
@@ -272,7 +272,7 @@ def from_optax(tx: optax.GradientTransformation) -> Algorithm:
 
 
 def rebalance(f: Array, g: Array, eps: float = 0.0) -> tuple[Array, Array]:
-    """One-step balancing of asymmetric factors keeping ``F G^T`` (MATH.md section 1).
+    """One-step balancing of asymmetric factors keeping ``F G^T`` (docs/sensing.md#rebalance).
 
     ``F <- F (F^T F)^{-1/2}``, ``G <- G (F^T F)^{1/2}``: any invertible ``P`` with ``(F P, G P^{-T})``
     leaves the product unchanged; this one makes ``F^T F = I``. Directions where ``F^T F`` has an

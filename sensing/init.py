@@ -18,7 +18,7 @@ Array = jax.Array
 def small_init(
     key: Array, problem: Problem, k: int, scale: Any, right_scale: Any = None
 ) -> Factors:
-    """Small random initialisation ``X0 = alpha B`` (MATH.md section 1).
+    """Small random initialisation ``X0 = alpha B`` (docs/sensing.md#small-init).
 
     ``B`` has iid ``N(0, 1/n)`` entries, so its columns have norm about 1 and ``X0`` columns norm
     about ``alpha = scale``. Symmetric problems return ``X0`` ``(n, k)``; asymmetric ones return

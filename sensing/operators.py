@@ -1,7 +1,7 @@
 """Linear measurement operators ``A: R^{n1 x n2} -> R^m`` for matrix sensing.
 
 Every operator is a NamedTuple pytree of arrays, so problems can be passed through ``jit`` and
-``vmap``. Three functions act on any operator (MATH.md section 1):
+``vmap``. Three functions act on any operator (docs/sensing.md#operators):
 
 * ``measure(op, x)``: the noiseless measurements ``<A_i, X X^T>`` (symmetric, ``x = X`` of shape
   ``(n, k)``) or ``<A_i, F G^T>`` (asymmetric, ``x = (F, G)`` of shapes ``(n1, k), (n2, k)``), shape

@@ -1,4 +1,4 @@
-"""Ground truth, noise models and the sensing problem ``y = A(M*) + s`` (MATH.md section 1)."""
+"""Ground truth, noise models and the sensing problem ``y = A(M*) + s`` (docs/sensing.md#measurements)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class GaussianNoise(NamedTuple):
 class Outliers(NamedTuple):
     """Outliers: with probability ``p``, ``s_i = magnitude * U(-1, 1)``, else ``s_i = 0``.
 
-    ``magnitude=None`` means ``10 * max_i |<A_i, M*>|`` (MATH.md section 1).
+    ``magnitude=None`` means ``10 * max_i |<A_i, M*>|`` (docs/sensing.md#noise).
     """
 
     p: Any
@@ -172,7 +172,7 @@ def make_problem(
     n2: Optional[int] = None,
     dtype: Any = None,
 ) -> Problem:
-    """Sample a sensing problem ``y_i = <A_i, M*> + s_i``, i = 1..m (MATH.md section 1).
+    """Sample a sensing problem ``y_i = <A_i, M*> + s_i``, i = 1..m (docs/sensing.md#measurements).
 
     Args:
       key: PRNG key (may be traced: problems can be built inside ``vmap``).

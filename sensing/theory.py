@@ -1,4 +1,4 @@
-"""Predictions of the theory that studies overlay on experiments (MATH.md section 1).
+"""Predictions of the theory that studies overlay on experiments (docs/sensing.md#theory).
 
 All functions are pure ``jax.numpy`` expressions of their arguments (jit/vmap-able).
 """
@@ -84,7 +84,7 @@ def _check_factor_pair(f: Array, g: Array) -> None:
 def balance_increment(step_size: Any, zg: Array, ztf: Array) -> Array:
     """Exact one-step change of ``F^T F - G^T G`` under asymmetric GD: ``eta^2 (G^T Z^T Z G - F^T Z Z^T F)``.
 
-    ``zg = Z G`` ``(n1, k)`` and ``ztf = Z^T F`` ``(n2, k)``; holds for any operator (MATH.md section 1).
+    ``zg = Z G`` ``(n1, k)`` and ``ztf = Z^T F`` ``(n2, k)``; holds for any operator (docs/sensing.md#balance-identity).
     """
     return step_size**2 * (zg.T @ zg - ztf.T @ ztf)
 

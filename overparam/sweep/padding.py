@@ -3,7 +3,7 @@
 A run of rank ``k`` is embedded in a fixed ``k_max``: factors are ``(n, k_max)`` arrays whose
 columns ``j >= k`` are zero. For gradient-type updates ``X <- X - eta * S(X) X`` (GD, SubGM,
 PrecGD on matrix sensing) a zero column stays exactly zero, so the padded run equals the rank-k
-run exactly (DESIGN.md, "Sweeps"). The width is a traced scalar; only ``k_max`` is static.
+run exactly (docs/architecture.md#padding-masking). The width is a traced scalar; only ``k_max`` is static.
 """
 
 from __future__ import annotations

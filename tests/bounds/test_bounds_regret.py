@@ -1,4 +1,4 @@
-"""Exact mixture regret: chain rule, monotonicity, bounds, closed forms, Clarke-Barron (MATH.md section 3)."""
+"""Exact mixture regret: chain rule, monotonicity, bounds, closed forms, Clarke-Barron (docs/bounds.md#exact-regret)."""
 
 from __future__ import annotations
 

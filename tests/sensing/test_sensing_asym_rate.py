@@ -1,4 +1,5 @@
-"""The tail rate of over-parameterised asymmetric GD, ``sensing.theory.asymmetric_tail_rate`` (MATH.md section 1).
+"""The tail rate of over-parameterised asymmetric GD, ``sensing.theory.asymmetric_tail_rate``
+(docs/sensing.md#asymmetric-tail-rate).
 
 Population limit, ``k > r``, ``F0`` at scale ``alpha`` and ``G0`` at ``alpha / 3``: the error
 ``||F G^T - M*||_F`` decays like ``(1 - eta lambda_min(F^T F))^t`` near convergence, and

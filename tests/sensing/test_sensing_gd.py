@@ -39,7 +39,7 @@ def test_exact_parameterisation_converges_linearly(symmetric):
 
 @pytest.mark.parametrize("symmetric", [True, False])
 def test_padded_and_unpadded_runs_agree(symmetric):
-    """x0 * rank_mask(k_max, k) runs exactly like the rank-k run (MATH.md: zero columns stay zero)."""
+    """x0 * rank_mask(k_max, k) runs exactly like the rank-k run (docs/sensing.md#rank-padding: zero columns stay zero)."""
     problem = _problem(symmetric)
     k = 3
     xpad = sensing.small_init(jax.random.key(7), problem, KMAX, 0.05)

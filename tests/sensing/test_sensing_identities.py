@@ -1,7 +1,7 @@
-"""Exact algebraic properties of the sensing algorithms (MATH.md section 1, "What the theory says").
+"""Exact algebraic properties of the sensing algorithms (docs/sensing.md#theory).
 
 * balance: one asymmetric GD step changes D = F^T F - G^T G by exactly eta^2 (G^T Z^T Z G - F^T Z Z^T F);
-* zero columns stay exactly zero under GD, SubGM and PrecGD;
+* zero columns stay exactly zero under GD, SubGM and PrecGD (docs/sensing.md#rank-padding);
 * every step is equivariant under X -> X R for orthogonal R;
 * rebalance keeps F G^T.
 """

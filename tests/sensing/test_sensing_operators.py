@@ -1,4 +1,4 @@
-"""Every operator agrees with the dense definition <A_i, M> and its adjoint (MATH.md section 1)."""
+"""Every operator agrees with the dense definition <A_i, M> and its adjoint (docs/sensing.md#operators)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Convergence rates the theory predicts for GD, rebalanced GD and PrecGD (MATH.md section 1).
+"""Convergence rates the theory predicts for GD, rebalanced GD and PrecGD (docs/sensing.md#theory).
 
 The claims are about dynamics, not sampling, so most checks use the population operator
 (every entry observed, Z = X X^T - M* exactly).

@@ -1,4 +1,4 @@
-"""SubGM on the l1 loss with outliers and Gaussian noise (Ma & Fattahi; MATH.md section 1)."""
+"""SubGM on the l1 loss with outliers and Gaussian noise (Ma & Fattahi; docs/sensing.md#subgm)."""
 
 from __future__ import annotations
 
