@@ -81,14 +81,15 @@ def citations_of(path: str, text: str) -> list[tuple[str, str]]:
     """``(docs file, label)`` pairs cited in ``text``, the docs file relative to the repository root.
 
     ``docs/<file>.md#<label>`` anywhere; inside ``docs/`` also relative Markdown links
-    ``](<file>.md#<label>)`` and same-page links ``](#<label>)``.
+    ``](<file>.md#<label>)`` and same-page links ``](#<label>)`` that stay inside ``docs/``.
     """
     found = [(f"docs/{name}", label) for name, label in CITATION.findall(text)]
     if path.startswith("docs/") and path.endswith(".md"):
         here = Path(path).parent
         for target, label in RELATIVE_LINK.findall(text):
-            resolved = Path(path) if not target else here / target
-            found.append((_normalise(resolved), label))
+            resolved = _normalise(Path(path) if not target else here / target)
+            if resolved.startswith("docs/"):  # links out of docs/ (e.g. to ../README.md) are not checked
+                found.append((resolved, label))
     return found
 
 
@@ -186,7 +187,8 @@ def test_no_file_mentions_the_builders_notes(texts):
 
 
 def test_checker_reports_a_made_up_label_and_a_missing_file():
-    page = '<a id="real-label"></a>\n## Real\n\nSee [x](#real-label), [y](#made-up-here) and [z](other.md#gone).\n'
+    page = ('<a id="real-label"></a>\n## Real\n\nSee [x](#real-label), [y](#made-up-here), [z](other.md#gone)'
+            ' and [w](../README.md#outside).\n')
     texts = {
         f"{D}page.md": page,
         "pkg/mod.py": f'"""See {D}page.md#real-label and {D}page.md#made-up-label and {D}none.md#x."""\n',
