@@ -142,14 +142,23 @@ def reproduce(out: str | Path, size: str = "quick", progress: bool = True, studi
         start = time.perf_counter()
         marker = output.read_json(folder / output.RUN_FILE)
         can_resume = resume and isinstance(marker, dict) and marker.get("size") == size
+        if not can_resume and isinstance(marker, dict) and marker.get("study") == name:
+            # an earlier run of this study at another size (or not to be resumed): clear what it wrote
+            output.prepare(folder, {"study": name, "size": size}, resume=False, overwrite=True, same=lambda m: True)
         try:
-            result = run_study(study, out=folder, size=size, resume=can_resume, overwrite=not can_resume,
-                               progress=progress)
+            result = run_study(study, out=folder, size=size, resume=can_resume, progress=progress)
+        except output.FolderError:
+            raise
         except (ValueError, OSError, RuntimeError, ArithmeticError, LookupError, TypeError) as error:
             result = StudyResult(name, study.paper, folder, size, [claims_mod.failure(name, study.paper, error)],
                                  wall_time_s=time.perf_counter() - start, link=study.link)
-            try:
+            try:  # the failure is on disk too, listed in run.json so the folder stays the study's own
                 output.write_text(folder / claims_mod.CLAIMS_FILE, claims_mod.dumps(result.claims))
+                marker = output.read_json(folder / output.RUN_FILE)
+                if not isinstance(marker, dict):
+                    marker = {"study": name, "paper": study.paper, "size": size, "status": "failed", "files": []}
+                marker["files"] = sorted(set(marker.get("files", [])) | {claims_mod.CLAIMS_FILE})
+                output.write_json(folder / output.RUN_FILE, marker)
             except OSError:
                 pass
         results.append(result)
