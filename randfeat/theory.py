@@ -240,6 +240,18 @@ def _validate_task(task: Task) -> None:
     _checks.at_least("task.noise", task.noise, 0.0)
 
 
+def _broadcastable(**arrays) -> None:
+    """Raise ``ValueError`` naming the arguments and their shapes unless they broadcast together."""
+    shapes = {name: tuple(np.shape(value)) for name, value in arrays.items()}
+    try:
+        np.broadcast_shapes(*shapes.values())
+    except ValueError:
+        listed = ", ".join(f"{name} {shape}" for name, shape in shapes.items())
+        names = list(shapes)
+        raise ValueError(f"{', '.join(names[:-1])} and {names[-1]} do not broadcast against each other: "
+                         f"shapes {listed}; allowed: shapes that broadcast (NumPy rules)") from None
+
+
 def rf_risk(task: Task, n, k, ridge, *, modes: bool = False, max_iter: int = 64) -> RFRisk:
     """Eigenframework test and train risk of random-feature ridge regression.
 
@@ -247,13 +259,21 @@ def rf_risk(task: Task, n, k, ridge, *, modes: bool = False, max_iter: int = 64)
     ``inf``) and ridge (``delta >= 0``, not scaled by n) broadcast against each other to a grid
     of any shape (10^4 points is one call). ``ridge = 0`` is the ridgeless limit (``z = min(n, k)``).
     ``modes=True`` adds the per-mode learnabilities (grid + (M,)). Equations: module docstring.
-    Returns :class:`RFRisk`.
+    Returns :class:`RFRisk`. Shapes that do not broadcast raise ``ValueError`` before anything compiles.
+
+    More samples than modes (``n > M``) at a small ridge is handled: there ``z`` tends to M instead
+    of n, ``gamma ~ delta / (n - M)`` is tiny (1.4e-11 at ``delta = 1e-8``, n = 1000, M = 300), and
+    the bracket, which starts at ``log(delta / n - gamma_min)``, contains it. A bisection on a fixed
+    bracket that does not reach that far silently returns the null predictor, risk
+    ``sum v_i^2 + sigma^2``, instead (the "More is better" authors' theory code, whose bisection
+    bracket ends at 1e15, does).
     """
     _validate_task(task)
     _checks.at_least("n", n, 1.0)
     _checks.at_least("k", k, 1.0, allow_inf=True)
     _checks.at_least("ridge", ridge, 0.0)
     _checks.int_at_least("max_iter", max_iter, 1)
+    _broadcastable(n=n, k=k, ridge=ridge)
     n = jnp.asarray(n, dtype=float)
     ridge = jnp.asarray(ridge, dtype=float)
     return _rf_risk(task, n, _inverse_width(k), ridge, modes, max_iter)
@@ -346,4 +366,5 @@ def optimal_ridge(task: Task, n, k=np.inf, *, num_grid: int = 64, num_refine: in
     _checks.at_least("k", k, 1.0, allow_inf=True)
     _checks.int_at_least("num_grid", num_grid, 3)
     _checks.int_at_least("num_refine", num_refine, 0)
+    _broadcastable(n=n, k=k)
     return _optimal(task, jnp.asarray(n, dtype=float), _inverse_width(k), num_grid, num_refine)

@@ -193,3 +193,13 @@ def test_bad_input_names_argument():
         power_law_task(10, 1.5, 1.5, -0.1)
     with pytest.raises(ValueError, match="n_modes = 0"):
         power_law_task(0, 1.5, 1.5)
+
+
+def test_shapes_that_do_not_broadcast_name_the_arguments():
+    task = power_law_task(50, 1.5, 1.5, 0.1)
+    with pytest.raises(ValueError, match=r"n, k and ridge do not broadcast.*n \(3,\), k \(4,\), ridge \(\)"):
+        rf_risk(task, np.full(3, 10.0), np.full(4, 10.0), 1.0)
+    with pytest.raises(ValueError, match=r"ridge \(5,\)"):
+        rf_risk(task, np.full((2, 1), 10.0), np.full(3, 10.0), np.ones(5))
+    with pytest.raises(ValueError, match=r"n and k do not broadcast.*n \(3,\), k \(2,\)"):
+        optimal_ridge(task, np.full(3, 10.0), np.full(2, 10.0))
