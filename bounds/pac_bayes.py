@@ -23,8 +23,11 @@ Array = jax.Array
 def kl_bernoulli(q, p) -> Array:
     """``kl(q || p) = q log(q/p) + (1 - q) log((1 - q)/(1 - p))`` (elementwise).
 
-    Evaluated as ``-q log1p((p - q)/q) - (1 - q) log1p((q - p)/(1 - q))`` so that each term is
-    O(|p - q|) with full relative precision and kl stays accurate down to |p - q| ~ 1e-16.
+    Evaluated as ``-q log1p((p - q)/q) - (1 - q) log1p((q - p)/(1 - q))``: each term is O(|p - q|)
+    with full relative precision, so the rounding error of kl is about ``eps |p - q|`` instead of
+    the naive form's ``eps``. Near p = q, where ``kl ~ (p - q)^2 / (2 q (1 - q))``, the relative
+    error is about ``eps q (1 - q) / |p - q|`` (measured against mpmath: 7e-11 at |p - q| = 1e-6,
+    1e-4 at 1e-12; the naive form is off by 2e-5 and 200% there).
     ``q`` and ``p`` broadcast together; the result has their broadcast shape. ``kl = +inf`` when
     p is 0 or 1 and q differs from p.
 
