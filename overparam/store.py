@@ -5,21 +5,34 @@ chunks of ``C`` runs holds
 
 * one array per output, shape ``(N, *trailing)``, zarr-chunked ``(C, *trailing)`` along the flat
   ``run`` axis, so each sweep chunk is its own file(s) and processes never write the same file;
-* ``chunk_done``, shape ``(ceil(N / C),)``, one file per entry, set only after a chunk's outputs
-  are written: a killed sweep resumes from the chunks that are marked done;
+* the per-chunk record, written after a chunk's outputs and before its done flag:
+  ``chunk_sha256``, uint8 ``(ceil(N / C), n_outputs, 32)``, the SHA-256 of each output's chunk
+  as written (its C-order bytes, ``valid`` runs x trailing shape, in the stored dtype), and
+  ``chunk_batch``, int32 ``(ceil(N / C),)``, the per-device batch the chunk was computed with
+  (results are bit-identical between chunks computed with the same batch, see
+  :func:`overparam.sweep.run`);
+* ``chunk_done``, bool ``(ceil(N / C),)``, one file per entry, set last: a chunk killed while
+  being written is never marked done, and a killed sweep resumes from the chunks marked done;
 * one coordinate array per grid axis and per trailing dimension that has coordinates;
-* attributes: the sweep's fingerprint (grid, key, point, outputs, chunk size, config) checked on
-  resume, and run metadata (versions, commit, x64, devices, wall time).
+* attributes: the sweep's fingerprint, checked on resume (grid, key, point name, SHA-256 of the
+  point's lowered program, overparam and jax versions, outputs, chunk size, config), the
+  ``store_format`` (2), and run metadata (versions, commit, x64, devices, wall time).
 
-:func:`load` turns it back into the grid-shaped ``xarray.Dataset`` that ``sweep.run`` returns;
-:func:`to_netcdf` writes that dataset to a single netCDF file.
+Every finished chunk is checked against its record when the store is read: :func:`verify`
+reports damaged (unreadable or checksum mismatch) and missing (file deleted) chunks without
+raising, :func:`load` refuses a store that has any, and ``sweep.run(..., resume=True)``
+recomputes exactly those chunks and the unfinished ones.
+
+:func:`load` turns a store back into the grid-shaped ``xarray.Dataset`` that ``sweep.run``
+returns; :func:`to_netcdf` writes that dataset to a single netCDF file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -29,6 +42,18 @@ import zarr
 
 FINGERPRINT = "overparam_sweep"
 DONE = "chunk_done"
+SHA256 = "chunk_sha256"
+BATCH = "chunk_batch"
+FORMAT = 2  # 1: no per-chunk record; 2: chunk_sha256 and chunk_batch
+RECORDS = (DONE, SHA256, BATCH)
+
+# what a differing fingerprint entry means, for the refusal message
+_CHANGED = {
+    "program": "the point function's program differs: its code, a constant it closes over, the x64 setting "
+               "or the jax version changed",
+    "overparam_version": "the overparam version differs",
+    "jax_version": "the jax version differs",
+}
 
 
 class Output(NamedTuple):
@@ -57,6 +82,29 @@ class Layout(NamedTuple):
         return -(-self.n_runs // self.chunk_size)
 
 
+class Verification(NamedTuple):
+    """What :func:`verify` found in a store.
+
+    ``finished`` counts the chunks marked done whose data match their record; ``damaged`` lists
+    the chunks marked done whose data cannot be read or do not match their SHA-256 (or whose
+    record cannot be read), ``missing`` those marked done whose data file is gone. Both must be
+    recomputed (``sweep.run(..., resume=True)`` does). ``sizes`` (dim -> length) and
+    ``variables`` (output names) come from the metadata alone.
+    """
+
+    finished: int
+    total: int
+    damaged: tuple[int, ...]
+    missing: tuple[int, ...]
+    sizes: dict[str, int]
+    variables: tuple[str, ...]
+
+    @property
+    def complete(self) -> bool:
+        """Every chunk is finished and intact."""
+        return self.finished == self.total
+
+
 def _fill(dtype: np.dtype) -> Any:
     if np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.complexfloating):
         return np.nan
@@ -70,6 +118,12 @@ def _canonical(obj: Any) -> Any:
     return json.loads(json.dumps(obj, sort_keys=True))
 
 
+def sha256(values: np.ndarray, dtype: np.dtype | None = None) -> np.ndarray:
+    """SHA-256 of the C-order bytes of ``values`` (cast to ``dtype`` first), as uint8 ``(32,)``."""
+    arr = np.ascontiguousarray(values, dtype=dtype)
+    return np.frombuffer(hashlib.sha256(arr.tobytes()).digest(), dtype=np.uint8)
+
+
 def is_store(path: str | Path) -> bool:
     """Whether ``path`` is a sweep store written by this module."""
     path = Path(path)
@@ -81,12 +135,32 @@ def is_store(path: str | Path) -> bool:
         return False
 
 
+def _differences(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[str]:
+    differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    differ.sort(key=lambda k: k != "program")  # what the point computes first
+    out = []
+    for k in differ:
+        if k in _CHANGED:
+            out.append(f"{_CHANGED[k]} (store has {str(stored.get(k))[:16]!r}, this sweep has {str(wanted.get(k))[:16]!r})")
+        else:
+            out.append(f"{k}: store has {stored.get(k)!r}, this sweep has {wanted.get(k)!r}")
+    return out
+
+
+def stored_chunk_size(path: str | Path) -> int | None:
+    """The chunk size of the store at ``path``, or ``None`` when ``path`` is not a store."""
+    if not is_store(path):
+        return None
+    return int(zarr.open_group(str(path), mode="r").attrs["chunk_size"])
+
+
 def check_resumable(path: str | Path, fingerprint: Mapping[str, Any], resume: bool) -> bool:
     """Read-only check before a sweep writes to ``path``; returns whether a matching store exists.
 
     Raises ``ValueError`` (and touches nothing) when ``path`` holds something that is not a
     store, when it holds a store and ``resume`` is false, or when the store was made by a
-    different sweep (grid, key, point, outputs, chunk size or config differ).
+    different sweep: the message says which fingerprint entries differ (the point's program,
+    grid, key, outputs, chunk size, config, versions) and how to start afresh.
     """
     path = Path(path)
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
@@ -96,16 +170,26 @@ def check_resumable(path: str | Path, fingerprint: Mapping[str, Any], resume: bo
     if not resume:
         raise ValueError(f"store {str(path)!r} already holds a sweep; pass resume=True to continue it")
     stored = json.loads(zarr.open_group(str(path), mode="r").attrs[FINGERPRINT])
-    wanted = _canonical(dict(fingerprint))
-    differ = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
-    if differ:
-        details = "; ".join(f"{k}: store has {stored.get(k)!r}, this sweep has {wanted.get(k)!r}" for k in differ)
-        raise ValueError(f"cannot resume {str(path)!r}: it was made by a different sweep ({details})")
+    details = _differences(stored, _canonical(dict(fingerprint)))
+    if details:
+        raise ValueError(f"cannot resume {str(path)!r}: it was made by a different sweep ({'; '.join(details)}); "
+                         f"nothing was written. To start afresh, delete {str(path)!r} or choose another store path")
     return True
+
+
+def _os_error(error: OSError, what: str, path: Path) -> OSError:
+    return OSError(error.errno, f"{what} the store {str(path)!r} failed ({error.strerror or error})")
 
 
 def create(path: str | Path, layout: Layout, fingerprint: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
     """Create an empty store at ``path`` for ``layout`` (outputs filled with NaN / 0 / False)."""
+    try:
+        _create(path, layout, fingerprint, attrs)
+    except OSError as error:
+        raise _os_error(error, "creating", Path(path)) from error
+
+
+def _create(path: str | Path, layout: Layout, fingerprint: Mapping[str, Any], attrs: Mapping[str, Any]) -> None:
     group = zarr.open_group(str(path), mode="w", zarr_format=3)
     n, c = layout.n_runs, layout.chunk_size
     for name, out in layout.outputs.items():
@@ -124,8 +208,11 @@ def create(path: str | Path, layout: Layout, fingerprint: Mapping[str, Any], att
         vals = np.asarray(vals)
         arr = group.create_array(dim, shape=vals.shape, dtype=vals.dtype, dimension_names=(dim,))
         arr[...] = vals
-    group.create_array(DONE, shape=(layout.n_chunks,), chunks=(1,), dtype=bool, fill_value=False,
-                       dimension_names=("chunk",))
+    k = layout.n_chunks
+    group.create_array(SHA256, shape=(k, len(layout.outputs), 32), chunks=(1, len(layout.outputs), 32),
+                       dtype=np.uint8, fill_value=0, dimension_names=("chunk", "output", "byte"))
+    group.create_array(BATCH, shape=(k,), chunks=(1,), dtype=np.int32, fill_value=0, dimension_names=("chunk",))
+    group.create_array(DONE, shape=(k,), chunks=(1,), dtype=bool, fill_value=False, dimension_names=("chunk",))
     group.attrs.update(
         {
             **dict(attrs),
@@ -134,34 +221,189 @@ def create(path: str | Path, layout: Layout, fingerprint: Mapping[str, Any], att
             "outputs": json.dumps({k: list(o.dims) for k, o in layout.outputs.items()}),
             "chunk_size": c,
             "n_runs": n,
+            "store_format": FORMAT,
         }
     )
 
 
 class Writer:
-    """An open store that a process writes its finished chunks into."""
+    """An open store that a process writes its finished chunks into.
 
-    def __init__(self, path: str | Path) -> None:
+    ``batch`` is the per-device batch this process computes chunks with; it is recorded with
+    every chunk it writes.
+    """
+
+    def __init__(self, path: str | Path, batch: int = 0) -> None:
         self.path = Path(path)
         self.group = zarr.open_group(str(path), mode="r+")
         self.chunk_size = int(self.group.attrs["chunk_size"])
+        self.names = list(json.loads(self.group.attrs["outputs"]))
+        self.batch = int(batch)
 
     def finished(self) -> np.ndarray:
-        """Which chunks are complete, bool ``(n_chunks,)``."""
-        return np.asarray(self.group[DONE][...], dtype=bool)
+        """Which chunks are finished and intact, bool ``(n_chunks,)``: marked done and matching their record."""
+        return _status(self.path, self.group).intact
+
+    def status(self) -> _Status:
+        """Finished-and-intact mask, damaged and missing chunks (see :func:`verify`)."""
+        return _status(self.path, self.group)
+
+    def mark_unfinished(self, chunks: Sequence[int]) -> None:
+        """Clear the done flag of ``chunks`` (damaged or missing ones, before they are recomputed)."""
+        try:
+            for c in chunks:
+                self.group[DONE][int(c)] = False
+        except OSError as error:
+            raise _os_error(error, "writing to", self.path) from error
 
     def write_chunk(self, chunk: int, outputs: Mapping[str, np.ndarray]) -> None:
-        """Write the outputs of chunk ``chunk`` (runs ``chunk*C ...``), then mark it done."""
+        """Write the outputs of chunk ``chunk`` (runs ``chunk*C ...``), then its record, then mark it done.
+
+        An ``OSError`` (disk full, ...) leaves the chunk not marked done, so a resume recomputes
+        it; it is raised again with a message naming the store and the chunk.
+        """
         start = chunk * self.chunk_size
-        for name, vals in outputs.items():
-            self.group[name][start : start + vals.shape[0]] = vals
-        self.group[DONE][chunk] = True
+        try:
+            digests = []
+            for name in self.names:
+                arr = self.group[name]
+                vals = np.asarray(outputs[name])
+                arr[start : start + vals.shape[0]] = vals
+                digests.append(sha256(vals, arr.dtype))
+            self.group[SHA256][chunk] = np.stack(digests)
+            self.group[BATCH][chunk] = self.batch
+            self.group[DONE][chunk] = True
+        except OSError as error:
+            raise OSError(error.errno, f"writing chunk {chunk} to the store {str(self.path)!r} failed "
+                          f"({error.strerror or error}); the chunk is not marked done: make room and run "
+                          f"again with resume=True to compute it") from error
 
     def update_attrs(self, attrs: Mapping[str, Any]) -> None:
-        self.group.attrs.update(dict(attrs))
+        try:
+            self.group.attrs.update(dict(attrs))
+        except OSError as error:
+            raise _os_error(error, "writing to", self.path) from error
 
 
-def _dataset(group: zarr.Group) -> xr.Dataset:
+class _Status(NamedTuple):
+    intact: np.ndarray  # bool (n_chunks,): marked done and matching the record
+    damaged: tuple[int, ...]
+    missing: tuple[int, ...]
+    data: dict[str, np.ndarray] | None  # every output read whole, when that succeeded
+
+
+def _read(arr: Any, sel: Any = Ellipsis) -> np.ndarray | None:
+    """``arr[sel]`` as an array, or ``None`` when it cannot be read (damaged file, codec error)."""
+    try:
+        return np.asarray(arr[sel])
+    except Exception:  # noqa: BLE001 - zstd, truncated or foreign bytes: reported, never raised
+        return None
+
+
+def _per_chunk(arr: Any, k: int) -> list[np.ndarray | None]:
+    whole = _read(arr)
+    if whole is not None:
+        return list(whole)
+    return [_read(arr, c) for c in range(k)]
+
+
+def _read_whole(arr: Any, chunk: int, k: int) -> tuple[np.ndarray, set[int]]:
+    """Every run of ``arr``, and the chunks that could not be read (filled with NaN / 0 / False)."""
+    whole = _read(arr)
+    if whole is not None:
+        return whole, set()
+    out = np.full(arr.shape, _fill(arr.dtype), dtype=arr.dtype)
+    bad = set()
+    for c in range(k):
+        part = _read(arr, slice(c * chunk, (c + 1) * chunk))
+        if part is None:
+            bad.add(c)
+        else:
+            out[c * chunk : c * chunk + part.shape[0]] = part
+    return out, bad
+
+
+def _status(path: Path, group: zarr.Group, read_all: bool = False) -> _Status:
+    """Check every chunk marked done against its record (legacy stores: readability only).
+
+    With ``read_all`` every output is read once, whole (chunks that cannot be read are filled
+    with NaN / 0 / False), and returned in ``data``; otherwise only finished chunks are read.
+    """
+    attrs = group.attrs
+    chunk, n_runs = int(attrs["chunk_size"]), int(attrs["n_runs"])
+    names = list(json.loads(attrs["outputs"]))
+    k = -(-n_runs // chunk)
+    flags = _per_chunk(group[DONE], k)
+    has_record = SHA256 in group
+    records = _per_chunk(group[SHA256], k) if has_record else [None] * k
+    data: dict[str, np.ndarray] | None = None
+    unreadable: dict[str, set[int]] = {}
+    if read_all:
+        data = {}
+        for name in names:
+            data[name], unreadable[name] = _read_whole(group[name], chunk, k)
+    intact = np.zeros(k, dtype=bool)
+    damaged: list[int] = []
+    missing: list[int] = []
+    for c in range(k):
+        flag = flags[c]
+        if flag is None:  # the done flag itself is unreadable: recompute the chunk
+            damaged.append(c)
+            continue
+        if not bool(flag):
+            continue
+        if has_record and records[c] is None:
+            damaged.append(c)
+            continue
+        start, stop = c * chunk, min(n_runs, (c + 1) * chunk)
+        state = "ok"
+        for j, name in enumerate(names):
+            arr = group[name]
+            if data is not None:
+                vals = None if c in unreadable[name] else data[name][start:stop]
+            else:
+                vals = _read(arr, slice(start, stop))
+            if vals is None:
+                state = "damaged"
+                break
+            if has_record and not np.array_equal(sha256(vals, arr.dtype), records[c][j]):
+                key = arr.metadata.encode_chunk_key((c,) + (0,) * (arr.ndim - 1))
+                state = "missing" if not (path / name / key).is_file() else "damaged"
+                break
+        if state == "ok":
+            intact[c] = True
+        else:
+            (missing if state == "missing" else damaged).append(c)
+    return _Status(intact, tuple(damaged), tuple(missing), data)
+
+
+def _sizes(group: zarr.Group) -> tuple[dict[str, int], tuple[str, ...]]:
+    axes = json.loads(group.attrs["axes"])
+    outputs: dict[str, list[str]] = json.loads(group.attrs["outputs"])
+    sizes = {a: int(group[a].shape[0]) for a in axes}
+    for name, dims in outputs.items():
+        sizes.update({d: int(n) for d, n in zip(dims, group[name].shape[1:])})
+    return sizes, tuple(outputs)
+
+
+def verify(path: str | Path) -> Verification:
+    """Check every finished chunk of the store at ``path`` against its SHA-256 record.
+
+    Never raises on a damaged chunk: unreadable files (zstd errors, truncation, foreign bytes),
+    checksum mismatches and deleted files are all reported. Raises ``ValueError`` only when
+    ``path`` is not a sweep store. Stores written before the record existed (format 1) are
+    checked for readability only.
+    """
+    if not is_store(path):
+        raise ValueError(f"path {str(path)!r} is not a sweep store")
+    group = zarr.open_group(str(path), mode="r")
+    status = _status(Path(path), group)
+    sizes, variables = _sizes(group)
+    return Verification(int(status.intact.sum()), int(status.intact.size), status.damaged, status.missing,
+                        sizes, variables)
+
+
+def _dataset(group: zarr.Group, data: Mapping[str, np.ndarray] | None = None) -> xr.Dataset:
     attrs = dict(group.attrs)
     axes = json.loads(attrs["axes"])
     outputs: dict[str, list[str]] = json.loads(attrs["outputs"])
@@ -170,7 +412,7 @@ def _dataset(group: zarr.Group) -> xr.Dataset:
     data_vars = {}
     trailing: set[str] = set()
     for name, dims in outputs.items():
-        arr = np.asarray(group[name][...])
+        arr = np.asarray(group[name][...]) if data is None else data[name]
         data_vars[name] = ((*axes, *dims), arr.reshape(shape + arr.shape[1:]))
         trailing.update(dims)
     coords: dict[str, Any] = dict(values)
@@ -181,27 +423,56 @@ def _dataset(group: zarr.Group) -> xr.Dataset:
     keep["grid"] = json.dumps({a: values[a].tolist() for a in axes})
     fp = json.loads(attrs[FINGERPRINT])
     keep["config"] = json.dumps(fp.get("config", {}), sort_keys=True)
+    if BATCH in group:
+        batches = sorted({int(b) for b, done in zip(np.asarray(group[BATCH][...]), np.asarray(group[DONE][...]))
+                          if done})
+        if batches:
+            keep["per_device_batch"] = batches[0] if len(batches) == 1 else json.dumps(batches)
     return xr.Dataset(data_vars, coords=coords, attrs=keep)
 
 
 def completion(path: str | Path) -> tuple[int, int]:
-    """(finished chunks, total chunks) of the store at ``path``."""
+    """(chunks marked done, total chunks) of the store at ``path``; :func:`verify` also checks their data."""
     done = np.asarray(zarr.open_group(str(path), mode="r")[DONE][...], dtype=bool)
     return int(done.sum()), int(done.size)
 
 
-def load(path: str | Path, *, allow_partial: bool = False) -> xr.Dataset:
+def _chunk_list(chunks: Sequence[int]) -> str:
+    shown = ", ".join(map(str, chunks[:20]))
+    return shown + (f" and {len(chunks) - 20} more" if len(chunks) > 20 else "")
+
+
+def load(path: str | Path, *, allow_partial: bool = False, verify: bool = True) -> xr.Dataset:
     """The grid-shaped dataset held by the store at ``path`` (dims: grid axes + trailing dims).
 
-    Raises ``ValueError`` if ``path`` is not a store, or if some chunks are unfinished and
-    ``allow_partial`` is false (unfinished runs read as NaN / 0 / False when allowed).
+    Every finished chunk is checked against its SHA-256 record first (``verify=False`` skips
+    that; a damaged file may then raise from zarr). Raises ``ValueError`` if ``path`` is not a
+    store, if a finished chunk is damaged or missing (the message names the chunks; resume the
+    sweep to recompute them), or if some chunks are unfinished and ``allow_partial`` is false
+    (unfinished runs read as NaN / 0 / False when allowed).
     """
     if not is_store(path):
         raise ValueError(f"path {str(path)!r} is not a sweep store")
-    done, total = completion(path)
+    group = zarr.open_group(str(path), mode="r")
+    data = None
+    if verify:
+        status = _status(Path(path), group, read_all=True)
+        if status.damaged or status.missing:
+            parts = []
+            if status.damaged:
+                parts.append(f"chunks {_chunk_list(status.damaged)} are damaged (unreadable or not matching "
+                             f"their checksum)")
+            if status.missing:
+                parts.append(f"chunks {_chunk_list(status.missing)} are missing (their files were deleted)")
+            raise ValueError(f"store {str(path)!r}: {' and '.join(parts)}; run the sweep again with resume=True "
+                             f"(or --resume) to recompute them")
+        data = status.data
+        done, total = int(status.intact.sum()), int(status.intact.size)
+    else:
+        done, total = completion(path)
     if done < total and not allow_partial:
         raise ValueError(f"store {str(path)!r} is unfinished ({done} of {total} chunks); resume the sweep first")
-    return _dataset(zarr.open_group(str(path), mode="r"))
+    return _dataset(group, data)
 
 
 def to_netcdf(source: xr.Dataset | str | Path, file: str | Path) -> Path:

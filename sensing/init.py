@@ -78,6 +78,12 @@ def rank_mask(k_max: int, k: Any) -> Array:
     ``x0 * mask`` zero-pads a rank-``k`` factor to ``k_max`` columns; zero columns stay exactly zero
     under GD, SubGM and PrecGD, so the padded run equals the rank-``k`` run. ``k`` may be traced (any integer or float dtype).
     The mask is weakly typed, so it takes the dtype of the factor it multiplies.
+
+    A concrete ``k`` (Python/NumPy number or concrete array) must satisfy ``1 <= k <= k_max``
+    (``ValueError`` otherwise). A traced ``k`` (a swept axis inside ``jit``/``vmap``) cannot be
+    checked: ``k > k_max`` then silently gives the all-ones mask (rank ``k_max``) and ``k < 1``
+    the zero mask. Validate the grid's values before compiling (``make_grid`` and the study's
+    per-axis checks see them concrete).
     """
     k_max = _validate.integer("k_max", k_max, low=1)
     _validate.real("k", k, low=1.0, high=float(k_max))

@@ -2,10 +2,26 @@
 
 The grid is flattened to a run axis (C order, see :mod:`overparam.sweep.grid`) and cut into
 chunks of ``chunk_size`` runs. A chunk is one compiled, vmapped call whose run axis is sharded
-over the local devices (``jax.make_mesh((n,), ("run",))``); the last partial chunk is padded to
-the full chunk and trimmed, so every chunk reuses one compiled program. Run ``i`` draws its
-randomness from ``jax.random.fold_in(key, i)`` inside the compiled function, so the numbers do
-not depend on the chunk size, the number of devices or the number of processes.
+over the local devices (``jax.make_mesh((n,), ("run",))``), ``ceil(chunk_size / n)`` runs per
+device (the per-device batch); the last partial chunk is padded to the full chunk and trimmed,
+so every chunk reuses one compiled program. Run ``i`` draws its randomness from
+``jax.random.fold_in(key, i)`` inside the compiled function, so which random numbers a run uses
+does not depend on the chunk size, the number of devices or the number of processes (how the
+floating-point arithmetic rounds can: see :func:`run`).
+
+Before anything is compiled, the point is traced once with abstract scalars (that trace is
+shared with the chunk evaluator) and the single-run program is lowered to StableHLO. The
+store's fingerprint holds the SHA-256 of that text (without debug info: no source locations),
+which contains the point's code and every constant it closes over, together with the
+overparam and jax versions, grid, key, outputs, chunk size and config. A resume whose
+fingerprint differs is refused (see :func:`overparam.store.check_resumable`). The single-run
+program does not depend on the device or process count, so a store may be resumed on another
+number of devices. Each chunk written to the store is followed by its SHA-256 record and then
+its done flag (see :mod:`overparam.store`); a resume recomputes unfinished, damaged and missing
+chunks.
+
+SIGINT and SIGTERM during :func:`run` (main thread only) stop the sweep at the next chunk
+boundary: the chunk in flight is finished and written, then :class:`Interrupted` is raised.
 
 Under ``jax.distributed.initialize`` with ``P`` processes, process ``p`` evaluates the chunks
 ``c`` with ``c % P == p`` on its own devices and writes them to the store; results are then read
@@ -15,68 +31,131 @@ dataset.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import signal
 import sys
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 from jax.sharding import NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
+import overparam
 from overparam import store as _store
 from overparam.meta import run_metadata
 from overparam.sweep.grid import Grid, make_grid
 
 Point = Callable[[dict[str, jax.Array], jax.Array], Mapping[str, jax.Array]]
 
-DEFAULT_CHUNK = 1024
-CACHE_SIZE = 32  # jitted chunk evaluators kept (least recently used dropped first)
+DEFAULT_CHUNK = 1024  # the largest default chunk, in runs
+TARGET_CHUNKS = 32  # default chunking: about this many chunks per sweep
+MIN_PER_DEVICE = 16  # ... but at least this many runs per device and chunk (vmap efficiency)
+CACHE_SIZE = 32  # jitted points and chunk evaluators kept (least recently used dropped first)
 
+_JITTED: OrderedDict[Any, Callable[..., Any]] = OrderedDict()
 _COMPILED: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
 
 
-def _evaluate(point: Point, key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
-    """``out[b] = point(config[b], fold_in(key, index[b]))`` for every run ``b`` of a chunk."""
+class Interrupted(KeyboardInterrupt):
+    """A sweep stopped by SIGINT or SIGTERM at a chunk boundary; its finished chunks are in the store.
 
-    def one(i: jax.Array, cfg: dict[str, jax.Array]) -> Mapping[str, jax.Array]:
-        return point(cfg, jax.random.fold_in(key, i))
+    A subclass of ``KeyboardInterrupt``, so that code which lets Ctrl-C through lets this
+    through too and ``except Exception`` does not swallow it. ``str(error)`` is one line that
+    says how to resume. Attributes: ``signal`` (name), ``store`` (path or ``None``),
+    ``finished`` and ``total`` (chunks).
+    """
 
-    return dict(jax.vmap(one)(index, config))
+    def __init__(self, message: str, *, signal: str, store: str | None, finished: int, total: int) -> None:
+        super().__init__(message)
+        self.signal, self.store, self.finished, self.total = signal, store, finished, total
 
-
-def _compiled(point: Point, mesh: jax.sharding.Mesh) -> Callable[..., Any]:
-    """One jitted chunk evaluator per (point, mesh), shared by every sweep of that point."""
-    cache_key = (point, mesh)
-    if cache_key in _COMPILED:
-        _COMPILED.move_to_end(cache_key)
-        return _COMPILED[cache_key]
-    runs = NamedSharding(mesh, PartitionSpec("run"))
-    _COMPILED[cache_key] = jax.jit(
-        lambda key, index, config: _evaluate(point, key, index, config),
-        in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs),
-        out_shardings=runs,
-    )
-    while len(_COMPILED) > CACHE_SIZE:
-        _COMPILED.popitem(last=False)
-    return _COMPILED[cache_key]
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
-def _key_data(key: jax.Array) -> list[int]:
+def default_chunk_size(n_runs: int, n_devices: int) -> int:
+    """The default number of runs per chunk: about ``n_runs / 32``, a multiple of the device count.
+
+    ``d * clip(ceil(n_runs / (32 d)), 16, max(1, 1024 // d))``, but never more than ``n_runs``
+    (then the whole sweep is one chunk). A chunk is what an interruption can lose (SIGINT and
+    SIGTERM lose nothing: the chunk in flight is finished), so a killed sweep loses about 1/32
+    of its runs, or at most 16 runs per device for small sweeps, which finish in seconds. The
+    floor keeps vmap efficient: on one CPU core a tiny point (benchmarks/bench_sweep.py) runs at
+    66 % of its best throughput with 16 runs per call, 74 % with 32, 94 % with 128.
+    """
+    if n_runs < 1 or n_devices < 1:
+        raise ValueError(f"n_runs and n_devices must be >= 1, got {n_runs} and {n_devices}")
+    per_device = -(-n_runs // (TARGET_CHUNKS * n_devices))
+    per_device = min(max(per_device, MIN_PER_DEVICE), max(1, DEFAULT_CHUNK // n_devices))
+    return min(per_device * n_devices, n_runs)
+
+
+def _lru(cache: OrderedDict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    cache[key] = make()
+    while len(cache) > CACHE_SIZE:
+        cache.popitem(last=False)
+    return cache[key]
+
+
+def _jitted(point: Point) -> Callable[..., Any]:
+    """``jax.jit(point)``, one per point, so that its trace cache serves every sweep of that point."""
+    return _lru(_JITTED, point, lambda: jax.jit(point))
+
+
+def _compiled(traced: _Traced, mesh: jax.sharding.Mesh) -> Callable[..., Any]:
+    """The jitted chunk evaluator ``out[b] = point(config[b], fold_in(key, index[b]))`` of a traced point.
+
+    It evaluates the point's traced program (the jaxpr whose lowering is fingerprinted), so the
+    point is traced once per signature, and what is fingerprinted is what runs. One evaluator
+    per (program, mesh), shared by every sweep of that point and signature.
+    """
+
+    def make() -> Callable[..., Any]:
+        single = jax.extend.core.jaxpr_as_fun(traced.jaxpr)
+        in_tree, out_tree = traced.in_tree, traced.out_tree
+
+        def one(i: jax.Array, cfg: dict[str, jax.Array], key: jax.Array) -> Any:
+            leaves, tree = jax.tree.flatten(((cfg, jax.random.fold_in(key, i)), {}))
+            if tree != in_tree:  # cannot happen for configs made by Grid.configs
+                raise ValueError(f"config structure {tree} differs from the traced {in_tree}")
+            return jax.tree.unflatten(out_tree, single(*leaves))
+
+        def evaluate(key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
+            return dict(jax.vmap(lambda i, cfg: one(i, cfg, key))(index, config))
+
+        runs = NamedSharding(mesh, PartitionSpec("run"))
+        return jax.jit(evaluate, in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs), out_shardings=runs)
+
+    # jit's trace cache returns the same jaxpr object for the same point and signature; the entry
+    # holds the jaxpr, so its id is not reused while cached
+    return _lru(_COMPILED, (id(traced.jaxpr), mesh), lambda: (traced.jaxpr, make()))[1]
+
+
+def _key_data(key: Any) -> list[int]:
+    example = "a jax.random key such as jax.random.key(0)"
     if not isinstance(key, jax.Array):
-        raise ValueError(f"key must be a jax.random key, got {key!r}")
+        raise ValueError(f"key must be {example}, got {key!r}")
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         if key.shape != ():
             raise ValueError(f"key must be a single key (shape ()), got shape {key.shape}")
         return np.asarray(jax.random.key_data(key)).ravel().tolist()
     if key.dtype != jnp.uint32 or key.shape != (2,):
-        raise ValueError(f"key must be a jax.random key (typed, or uint32 of shape (2,)), got {key.dtype} {key.shape}")
+        raise ValueError(f"key must be {example} (or a raw uint32 key of shape (2,)), got {key.dtype} array of "
+                         f"shape {key.shape}")
     return np.asarray(key).tolist()
 
 
@@ -85,24 +164,53 @@ def _point_name(point: Point) -> str:
     return f"{getattr(point, '__module__', '')}.{name}"
 
 
+class _Traced:
+    """The point traced once with abstract scalars: output shapes and the SHA-256 of its lowered program."""
+
+    def __init__(self, point: Point, grid: Grid, key: jax.Array) -> None:
+        config = {a: jax.ShapeDtypeStruct((), jax.dtypes.canonicalize_dtype(v.dtype))
+                  for a, v in zip(grid.axes, grid.values)}
+        run_key = jax.eval_shape(lambda k: jax.random.fold_in(k, 0), key)
+        signature = (f"config {{{', '.join(f'{a}: {s.dtype}[]' for a, s in config.items())}}} and key "
+                     f"{run_key.dtype}{list(run_key.shape)}")
+        try:
+            traced = _jitted(point).trace(config, run_key)
+        except (TypeError, IndexError) as error:  # jax's tracer errors are TypeErrors
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(
+                f"point could not be traced with abstract scalars ({signature}): {type(error).__name__}: {first}. "
+                "A point must be pure and jit/vmap-able, and the shapes of its outputs must not depend on config "
+                "values (pad to the largest value and mask, see overparam.sweep.width_mask)"
+            ) from error
+        shapes = traced.out_info
+        if not isinstance(shapes, Mapping):
+            kind = type(shapes).__name__ if not isinstance(shapes, jax.ShapeDtypeStruct) else "a single array"
+            raise ValueError(f"point must return a dict name -> array, got {kind} ({shapes!r})")
+        if not shapes:
+            raise ValueError("point must return a non-empty dict name -> array, got an empty dict")
+        for name, s in shapes.items():
+            if not isinstance(s, jax.ShapeDtypeStruct):
+                raise ValueError(f"output {name!r} of point must be an array, got {s!r}")
+        if len(traced.jaxpr.jaxpr.invars) != traced.in_tree.num_leaves:  # constants hoisted to arguments
+            raise NotImplementedError("this jax version hoists a traced point's constants to arguments")
+        self.shapes: Mapping[str, jax.ShapeDtypeStruct] = shapes
+        self.traced = traced
+        self.jaxpr, self.in_tree, self.out_tree = traced.jaxpr, traced.in_tree, traced.out_tree
+
+    def program_sha256(self) -> str:
+        """SHA-256 of the single-run StableHLO text without debug info (code and closed-over constants)."""
+        text = self.traced.lower().as_text(debug_info=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _layout(
-    point: Point,
-    mesh: jax.sharding.Mesh,
+    shapes: Mapping[str, jax.ShapeDtypeStruct],
     grid: Grid,
-    key: jax.Array,
     chunk: int,
-    padded: int,
     out_dims: Mapping[str, Sequence[str]],
     out_coords: Mapping[str, Sequence[Any]],
 ) -> _store.Layout:
-    """Output shapes by abstract evaluation (nothing is compiled), checked against out_dims/out_coords."""
-    runs = NamedSharding(mesh, PartitionSpec("run"))
-    config = {a: jax.ShapeDtypeStruct((padded,), jax.dtypes.canonicalize_dtype(v.dtype), sharding=runs)
-              for a, v in zip(grid.axes, grid.values)}
-    index = jax.ShapeDtypeStruct((padded,), jnp.uint32, sharding=runs)
-    shapes = _compiled(point, mesh).eval_shape(key, index, config)  # shares the jit trace: one trace per sweep
-    if not isinstance(shapes, Mapping) or not shapes:
-        raise ValueError(f"point must return a non-empty dict of arrays, got {shapes!r}")
+    """The store layout from the point's per-run output shapes, checked against out_dims/out_coords."""
     unknown = sorted(set(out_dims) - set(shapes))
     if unknown:
         raise ValueError(f"out_dims names outputs {unknown} that point does not return; outputs are {sorted(shapes)}")
@@ -111,9 +219,7 @@ def _layout(
     for name, s in shapes.items():
         if not isinstance(name, str) or not name.isidentifier() or name in grid.axes:
             raise ValueError(f"output name {name!r} must be an identifier distinct from the grid axes {grid.axes}")
-        if not isinstance(s, jax.ShapeDtypeStruct):
-            raise ValueError(f"output {name!r} must be an array, got {s!r}")
-        trailing = tuple(s.shape[1:])
+        trailing = tuple(s.shape)
         dims = tuple(out_dims.get(name, tuple(f"{name}_dim_{j}" for j in range(len(trailing)))))
         if len(dims) != len(trailing):
             raise ValueError(f"out_dims[{name!r}] = {dims} has {len(dims)} names but the output has trailing shape {trailing}")
@@ -148,12 +254,69 @@ def _barrier(name: str) -> None:
         multihost_utils.sync_global_devices(name)
 
 
-def _show_progress(progress: bool | None) -> bool:
-    if jax.process_index() != 0:
-        return False
-    if progress is None:
-        return sys.stderr.isatty()
-    return bool(progress)
+class _Progress:
+    """Progress at chunk boundaries: a tqdm bar on a terminal, or one plain line per chunk (a log file)."""
+
+    def __init__(self, progress: bool | None, total_runs: int, done_runs: int, total_chunks: int,
+                 done_chunks: int) -> None:
+        tty = sys.stderr.isatty()
+        if jax.process_index() != 0 or progress is False or (progress is None and not tty):
+            self.mode = None
+        else:
+            self.mode = "bar" if tty else "lines"
+        self.total_runs, self.runs, self.total_chunks, self.chunks = total_runs, done_runs, total_chunks, done_chunks
+        self.start_runs, self.t0 = done_runs, time.perf_counter()
+        self.bar = (tqdm(total=total_runs, initial=done_runs, unit="run", desc="sweep", file=sys.stderr,
+                         dynamic_ncols=True) if self.mode == "bar" else None)
+
+    def update(self, runs: int) -> None:
+        self.runs += runs
+        self.chunks += 1
+        if self.bar is not None:
+            self.bar.update(runs)
+        elif self.mode == "lines":
+            elapsed = max(time.perf_counter() - self.t0, 1e-9)
+            rate = (self.runs - self.start_runs) / elapsed
+            eta = (self.total_runs - self.runs) / rate if rate > 0 else float("inf")
+            print(f"sweep: chunk {self.chunks}/{self.total_chunks}, {self.runs}/{self.total_runs} runs, "
+                  f"{rate:.1f} runs/s, eta {eta:.0f} s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _StopAtBoundary:
+    """SIGINT / SIGTERM handlers for the duration of a sweep (main thread only): record, stop later.
+
+    The first signal is recorded (the sweep stops at the next chunk boundary); a second SIGINT
+    raises ``KeyboardInterrupt`` at once. The previous handlers are restored on exit.
+    """
+
+    SIGNALS = ("SIGINT", "SIGTERM")
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.previous: dict[int, Any] = {}
+
+    def _handler(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.received is not None and name == "SIGINT":
+            raise KeyboardInterrupt
+        self.received = name
+        print(f"sweep: {name} received; stopping after the chunk in flight (Ctrl-C again to abort now)",
+              file=sys.stderr, flush=True)
+
+    def __enter__(self) -> _StopAtBoundary:
+        if threading.current_thread() is threading.main_thread():
+            for name in self.SIGNALS:
+                num = getattr(signal, name)
+                self.previous[num] = signal.signal(num, self._handler)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for num, handler in self.previous.items():
+            signal.signal(num, handler)
 
 
 def run(
@@ -173,19 +336,31 @@ def run(
     """Evaluate ``point(config, fold_in(key, i))`` for every run ``i`` of ``grid``; return an xarray.Dataset.
 
     Args:
-      point: pure, jit/vmap-able ``(config: dict axis -> scalar array, key) -> dict name -> array``.
+      point: pure, jit/vmap-able ``(config: dict axis -> scalar array, key) -> dict name -> array``
+        whose output shapes do not depend on config values. It is traced once with abstract
+        scalars before anything compiles; a point that cannot be traced, or that returns
+        anything but a dict of arrays, is refused with a ``ValueError``.
       grid: axis -> non-empty sequence of distinct finite numbers. Integer axes stay integer.
-      key: root PRNG key; run ``i`` (C-order index into the grid) uses ``jax.random.fold_in(key, i)``.
-      chunk_size: runs per compiled call (default ``min(runs, 1024)``); peak memory scales with
-        it. Each chunk is padded up to a multiple of the device count; the last partial chunk
-        is padded to the full chunk and trimmed.
+      key: root PRNG key (``jax.random.key(0)``); run ``i`` (C-order index into the grid) uses
+        ``jax.random.fold_in(key, i)``. Derive per-seed keys from a ``seed`` axis with
+        :func:`overparam.sweep.seed_key`.
+      chunk_size: runs per compiled call; peak memory scales with it. Default
+        :func:`default_chunk_size` (about 1/32 of the sweep, at least 16 runs per device, at
+        most 1024 runs); when resuming, the store's chunk size. Each chunk is padded up to a
+        multiple of the device count; the last partial chunk is padded to the full chunk and
+        trimmed.
       out_dims: output name -> names of its trailing dims (default ``{name}_dim_{j}``).
       out_coords: trailing dim -> coordinate values.
       store: a zarr directory (see :mod:`overparam.store`); each chunk is written as soon as it
-        is finished. ``None`` keeps results in memory.
-      resume: continue a store made by the same sweep, skipping its finished chunks. A store
-        made by a different grid, key, point, outputs, chunk size or ``attrs`` is refused.
-      progress: tqdm bar over chunks (runs/s); ``None`` shows it only when stderr is a terminal.
+        is finished, then its SHA-256 record, then its done flag. ``None`` keeps results in memory.
+      resume: continue a store made by the same sweep, skipping its finished, intact chunks and
+        recomputing damaged or missing ones. A store made by a different point program (code
+        or closed-over constants), grid, key, outputs, chunk size, ``attrs`` or package
+        version is refused with a ``ValueError`` saying what differs; nothing is written.
+        Another device or process count is allowed.
+      progress: ``True``: a tqdm bar on a terminal, otherwise (a log file) one line per chunk
+        ``sweep: chunk 3/12, 96/384 runs, 12.3 runs/s, eta 21 s``; ``None``: the bar on a
+        terminal, nothing otherwise; ``False``: nothing.
       attrs: the caller's full configuration (JSON-serialisable); recorded in the dataset attrs
         (``config``) and part of the store fingerprint.
       devices: local devices to shard over (default: all local devices).
@@ -193,7 +368,23 @@ def run(
     Returns:
       Dataset with dims ``(*grid axes, *trailing dims)``, one data variable per output,
       coordinates for every grid axis (and ``out_coords``), and attrs: ``grid`` and ``config``
-      (JSON), versions, git commit, x64 flag, device kind/count, ``wall_time_s``.
+      (JSON), versions, git commit, x64 flag, device kind/count, ``per_device_batch``,
+      ``wall_time_s``.
+
+    Raises:
+      Interrupted: on SIGINT or SIGTERM, after the chunk in flight is finished and stored.
+      OSError: a store write failed (disk full, ...); the message names the store and chunk,
+        the chunk is not marked done and a resume recomputes it.
+
+    Reproducibility: run ``i`` always draws the same random numbers. The floating-point
+    results are bit-identical between any two sweeps with the same per-device batch
+    ``ceil(chunk_size / devices)`` (any device count, process count or resume), on the same
+    CPU/accelerator type and jax version. A different per-device batch can change how XLA
+    orders a batched dot or reduction, so results then agree only to rounding: measured up to
+    1.6e-15 relative on a well-conditioned GD run, up to 4e-13 on a matrix-sensing error curve
+    whose dynamics amplify rounding (tests/sweep/test_sweep_trust.py). The batch each chunk
+    was computed with is recorded (``per_device_batch`` attr; a JSON list when a resume on
+    another device count mixed several).
     """
     t0 = time.perf_counter()
     if not callable(point):
@@ -204,6 +395,8 @@ def run(
         raise ValueError(f"chunk_size must be an int >= 1 or None, got {chunk_size!r}")
     if resume and store is None:
         raise ValueError("resume=True needs a store path; got store=None")
+    if progress is not None and not isinstance(progress, bool):
+        raise ValueError(f"progress must be True, False or None, got {progress!r}")
     try:
         config = _store._canonical(dict(attrs or {}))  # noqa: SLF001
     except (TypeError, ValueError) as error:
@@ -213,14 +406,22 @@ def run(
         raise ValueError(f"devices must be a non-empty list of local devices, got {devices!r}")
     mesh = jax.make_mesh((len(devs),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=devs)
     n_runs = g.size
-    chunk = int(min(n_runs, DEFAULT_CHUNK) if chunk_size is None else chunk_size)
-    padded = -(-chunk // len(devs)) * len(devs)
-    key_dev = jax.device_put(key, NamedSharding(mesh, PartitionSpec()))
-    layout = _layout(point, mesh, g, key_dev, chunk, padded, out_dims or {}, out_coords or {})
+    if chunk_size is None:
+        stored = _store.stored_chunk_size(store) if (resume and store is not None) else None
+        chunk = stored if stored is not None else default_chunk_size(n_runs, len(devs))
+    else:
+        chunk = int(chunk_size)
+    per_device = -(-chunk // len(devs))
+    padded = per_device * len(devs)
+    traced = _Traced(point, g, key)
+    layout = _layout(traced.shapes, g, chunk, out_dims or {}, out_coords or {})
     fingerprint = {
         "grid": g.as_dict(),
         "key": key_data,
         "point": _point_name(point),
+        "program": traced.program_sha256(),
+        "overparam_version": overparam.__version__,
+        "jax_version": jax.__version__,
         "outputs": {k: [list(o.shape), str(o.dtype), list(o.dims)] for k, o in layout.outputs.items()},
         "chunk_size": chunk,
         "config": config,
@@ -229,22 +430,27 @@ def run(
     meta.update({k: v for k, v in config.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
                  and k not in meta})
 
+    nproc, pid = jax.process_count(), jax.process_index()
+    owned = [c for c in range(layout.n_chunks) if c % nproc == pid]
     writer: _store.Writer | None = None
     done = np.zeros(layout.n_chunks, dtype=bool)
     if store is not None:
         exists = _store.check_resumable(store, fingerprint, resume)
         _barrier("overparam-sweep-checked")
-        if not exists and jax.process_index() == 0:
+        if not exists and pid == 0:
             _store.create(store, layout, fingerprint, meta)
         _barrier("overparam-sweep-created")
-        writer = _store.Writer(store)
-        done = writer.finished()
+        writer = _store.Writer(store, batch=per_device)
+        if exists:
+            status = writer.status()
+            done = status.intact
+            writer.mark_unfinished([c for c in (*status.damaged, *status.missing) if c % nproc == pid])
+        _barrier("overparam-sweep-verified")
 
-    nproc, pid = jax.process_count(), jax.process_index()
-    owned = [c for c in range(layout.n_chunks) if c % nproc == pid]
     todo = [c for c in owned if not done[c]]
     results: dict[int, dict[str, np.ndarray]] = {}
-    evaluate = _compiled(point, mesh)
+    key_dev = jax.device_put(key, NamedSharding(mesh, PartitionSpec()))
+    evaluate = _compiled(traced, mesh)
     runs_sharding = NamedSharding(mesh, PartitionSpec("run"))
 
     def launch(c: int) -> tuple[int, int, Any]:
@@ -262,20 +468,37 @@ def run(
         else:
             results[c] = host
 
-    n_owned_runs = sum(min(chunk, n_runs - c * chunk) for c in owned)
-    n_done_runs = sum(min(chunk, n_runs - c * chunk) for c in owned if done[c])
-    with tqdm(total=n_owned_runs, initial=n_done_runs, unit="run", desc="sweep",
-              disable=not _show_progress(progress), file=sys.stderr, dynamic_ncols=True) as bar:
-        pending = None
-        for c in todo:
-            launched = launch(c)  # dispatch the next chunk before blocking on the previous one
+    runs_of = lambda c: min(chunk, n_runs - c * chunk)  # noqa: E731
+    bar = _Progress(progress, sum(runs_of(c) for c in owned), sum(runs_of(c) for c in owned if done[c]),
+                    len(owned), len(owned) - len(todo))
+    stop = _StopAtBoundary()
+    written = 0
+    try:
+        with stop:
+            pending = None
+            for c in todo:
+                if stop.received:
+                    break
+                launched = launch(c)  # dispatch the next chunk before blocking on the previous one
+                if pending is not None:
+                    finish(*pending)
+                    written += 1
+                    bar.update(pending[1])
+                pending = launched
             if pending is not None:
                 finish(*pending)
+                written += 1
                 bar.update(pending[1])
-            pending = launched
-        if pending is not None:
-            finish(*pending)
-            bar.update(pending[1])
+    finally:
+        bar.close()
+    if stop.received:
+        finished = len(owned) - len(todo) + written
+        where = (f"the {finished} finished chunks are in the store {str(store)!r}; run again with resume=True "
+                 f"(or --resume) to compute the other {len(owned) - finished}") if store is not None else \
+            "nothing was kept (no store): pass store= to make a sweep resumable, then run again with resume=True"
+        raise Interrupted(f"sweep interrupted by {stop.received} after {finished} of {len(owned)} chunks; {where}",
+                          signal=stop.received, store=None if store is None else str(store), finished=finished,
+                          total=len(owned))
 
     _barrier("overparam-sweep-finished")
     wall = time.perf_counter() - t0
@@ -289,7 +512,7 @@ def run(
     flat = _gather(layout, owned, results) if nproc > 1 else {
         name: np.concatenate([results[c][name] for c in range(layout.n_chunks)]) for name in layout.outputs
     }
-    return _dataset(layout, flat, {**meta, "wall_time_s": wall})
+    return _dataset(layout, flat, {**meta, "per_device_batch": per_device, "wall_time_s": wall})
 
 
 def _gather(layout: _store.Layout, owned: list[int], results: dict[int, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

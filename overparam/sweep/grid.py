@@ -52,11 +52,24 @@ def _is_number(v: object) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
+def _check_integers(name: str, vals: Sequence[numbers.Integral]) -> None:
+    """Every value of integer axis ``name`` fits the canonical integer dtype the point receives."""
+    dtype = np.dtype(jax.dtypes.canonicalize_dtype(np.int64))
+    info = np.iinfo(dtype)
+    for v in vals:
+        if not info.min <= int(v) <= info.max:
+            hint = "" if dtype == np.int64 else " (jax_enable_x64 is off; enable it for int64 values)"
+            raise ValueError(f"grid axis {name!r} has integer value {int(v)} that does not fit {dtype.name}, the "
+                             f"integer dtype the point receives{hint}; allowed: {info.min} .. {info.max}")
+
+
 def make_grid(grid: Mapping[str, Sequence[int | float]]) -> Grid:
     """Validate ``grid`` (axis name -> non-empty sequence of distinct finite numbers) into a :class:`Grid`.
 
     An axis whose values are all integers keeps an integer dtype (int64); any float makes it
-    float64. Raises ``ValueError`` naming the axis and the offending value.
+    float64. Integer values must fit JAX's canonical integer dtype (int64 with
+    ``jax_enable_x64``, int32 without), since that is what the point receives: a larger value
+    would wrap around silently. Raises ``ValueError`` naming the axis and the offending value.
     """
     if not isinstance(grid, Mapping) or len(grid) == 0:
         raise ValueError(f"grid must be a non-empty mapping axis -> values, got {grid!r}")
@@ -76,6 +89,8 @@ def make_grid(grid: Mapping[str, Sequence[int | float]]) -> Grid:
             if not math.isfinite(float(v)):
                 raise ValueError(f"grid axis {name!r} has non-finite value {v!r}; values must be finite")
         integral = all(isinstance(v, numbers.Integral) for v in vals)
+        if integral:
+            _check_integers(name, vals)
         arr = np.asarray(vals, dtype=np.int64 if integral else np.float64)
         if len(np.unique(arr)) != len(arr):
             raise ValueError(f"grid axis {name!r} has repeated values {arr.tolist()}; values must be distinct")

@@ -19,9 +19,19 @@ def width_mask(width: jax.Array | int, max_width: int, dtype: jnp.dtype | None =
     ``width`` may be traced (a swept axis); ``max_width`` is a static Python int. Multiplying
     the trailing axis of an array by this mask keeps its first ``width`` entries and zeroes the
     rest. ``dtype`` defaults to JAX's default float dtype.
+
+    A concrete ``width`` (Python/NumPy int or a concrete integer array) must be an integer with
+    ``1 <= width <= max_width``, else ``ValueError``. A traced ``width`` cannot be checked:
+    ``width > max_width`` then silently gives the all-ones mask (width ``max_width``) and
+    ``width < 1`` the zero mask, so validate the grid before compiling (e.g. pad to
+    :func:`max_value` of the axis, and reject values below 1 when the grid is built).
     """
-    if not isinstance(max_width, (int, np.integer)) or max_width < 1:
+    if not isinstance(max_width, (int, np.integer)) or isinstance(max_width, bool) or max_width < 1:
         raise ValueError(f"max_width must be a static int >= 1, got {max_width!r}")
+    if not isinstance(width, jax.core.Tracer):
+        w = np.asarray(width)
+        if w.shape != () or w.dtype.kind not in "iu" or not 1 <= int(w) <= max_width:
+            raise ValueError(f"width must be an integer in [1, max_width={int(max_width)}], got {width!r}")
     dtype = jnp.zeros(()).dtype if dtype is None else dtype
     return (jnp.arange(max_width) < width).astype(dtype)
 

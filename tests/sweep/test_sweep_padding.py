@@ -64,13 +64,25 @@ def test_padded_run_equals_unpadded_run(rank):
     np.testing.assert_allclose(ds.error.sel(rank=rank, scale=0.5).values, factor_gd(x0, target(k)), rtol=1e-12)
 
 
-@given(width=st.integers(0, 9), size=st.integers(9, 12))
+@given(width=st.integers(1, 9), size=st.integers(9, 12))
 def test_width_mask_and_pad_axis(width, size):
     mask = np.asarray(sweep.width_mask(jnp.asarray(width), 9))
     assert mask.sum() == width and np.all(mask[:width] == 1) and np.all(mask[width:] == 0)
     x = jnp.arange(9.0) + 1.0
     padded = np.asarray(sweep.pad_axis(x, size))
     assert padded.shape == (size,) and padded.sum() == 45.0
+
+
+@pytest.mark.parametrize("width", [9, 5, 0, -1, np.int64(5), jnp.asarray(5), 2.0, True])
+def test_concrete_width_outside_1_to_max_is_refused(width):
+    with pytest.raises(ValueError, match=r"width must be an integer in \[1, max_width=4\]"):
+        sweep.width_mask(width, 4)
+
+
+def test_traced_width_cannot_be_checked_and_saturates_as_documented():
+    """Under jit the width is not concrete: 9 > max_width gives the all-ones mask, 0 the zero mask."""
+    masks = jax.jit(jax.vmap(lambda w: sweep.width_mask(w, 4)))(jnp.asarray([0, 2, 9]))
+    np.testing.assert_array_equal(masks, [[0, 0, 0, 0], [1, 1, 0, 0], [1, 1, 1, 1]])
 
 
 def test_padding_helpers_reject_bad_sizes():
