@@ -3,7 +3,9 @@
 Modules: ``classes`` (hypothesis classes as pytrees), ``regret`` (exact / quadrature / Monte Carlo
 expected regret, chunked over hypotheses), ``weight_bound`` (the eps-curve), ``closed_forms``
 (Beta-Bernoulli, Gaussian location, Clarke-Barron), ``mixture`` (posterior, Gibbs identity),
-``sgld`` (SGLD and ensembles), ``pac_bayes``, ``coherence``, ``hessian``. See docs/bounds.md#mixture-regret.
+``sgld`` (SGLD and ensembles), ``pac_bayes``, ``coherence``, ``hessian``, ``ensemble_regret``
+(ensembles on Bernoulli data), ``two_layer`` (a two-layer network on Gaussian clusters). See
+docs/bounds.md#mixture-regret.
 """
 
 from bounds.classes import (
@@ -34,6 +36,7 @@ from bounds.closed_forms import (
     jeffreys_bernoulli_asymptote,
 )
 from bounds.coherence import gradient_coherence, per_example_gradients
+from bounds.ensemble_regret import EnsembleRegret, bernoulli_posterior, ensemble_batch_regret, posterior_ensemble_regret
 from bounds.hessian import (
     LanczosResult,
     SpectralDensity,
@@ -71,9 +74,11 @@ from bounds.sgld import (
     sgld,
 )
 from bounds.weight_bound import WeightBound, log_weight_of_kl_ball, weight_bound
+from bounds import two_layer
 
 __all__ = [
     "batch_regret",
+    "bernoulli_posterior",
     "bernoulli_beta_grid",
     "bernoulli_grid",
     "bernoulli_logit_kl",
@@ -84,7 +89,9 @@ __all__ = [
     "chunked_logsumexp",
     "clarke_barron_asymptote",
     "compositions",
+    "ensemble_batch_regret",
     "ensemble_log_predictive",
+    "EnsembleRegret",
     "expected_regret",
     "extreme_eigenvalues",
     "FiniteAlphabetClass",
@@ -124,6 +131,7 @@ __all__ = [
     "per_example_gradients",
     "per_step_regret",
     "polynomial_step_sizes",
+    "posterior_ensemble_regret",
     "sample_chain",
     "sampled_logistic_class",
     "SGLD",
@@ -133,5 +141,6 @@ __all__ = [
     "supervised_regret",
     "SupervisedRegret",
     "tridiagonal_eigh",
+    "two_layer",
     "WeightBound",
 ]
