@@ -111,7 +111,14 @@ def fourier_features(weights: FourierWeights, x: jax.Array) -> jax.Array:
 
 
 def rbf_kernel(x: jax.Array, y: jax.Array, lengthscale: float = 1.0) -> jax.Array:
-    """``exp(-|x - y|^2 / (2 l^2))``; (a, d), (b, d) -> (a, b)."""
+    """``exp(-|x - y|^2 / (2 l^2))``; (a, d), (b, d) -> (a, b).
+
+    ``|x - y|^2 = |x|^2 + |y|^2 - 2 x.y`` cancels when the inputs are far from the origin relative to
+    their distance (absolute error ``eps |x|^2``), so both sets are first shifted by the mean of x
+    (the kernel is translation invariant): the error becomes ``eps |x - mean|^2``.
+    """
     _checks.positive("lengthscale", lengthscale)
+    centre = jnp.mean(x, axis=0)
+    x, y = x - centre, y - centre
     sq = jnp.sum(x * x, -1)[:, None] + jnp.sum(y * y, -1)[None, :] - 2.0 * x @ y.T
     return jnp.exp(-jnp.maximum(sq, 0.0) / (2.0 * lengthscale**2))

@@ -8,6 +8,7 @@ on a data set; :func:`digits_task` uses scikit-learn's bundled digits with the R
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -69,13 +70,21 @@ def relu_nngp_kernel(x: jax.Array, y: jax.Array) -> jax.Array:
 
     ``|x||y| (sin t + (pi - t) cos t) / (2 pi)`` with ``t`` the angle between x and y
     (Cho & Saul 2009, arc-cosine kernel of order 1, halved). x: (a, d), y: (b, d) -> (a, b).
+
+    With ``d = pi - t`` the bracket is ``J = sin d - d cos d``, whose two terms cancel to ``d^3 / 3``
+    near ``t = pi``; ``d`` is computed as ``arccos(-cos t)`` (not ``pi - arccos(cos t)``) and ``J`` by
+    its Taylor series ``sum_k (-1)^(k+1) 2k d^(2k+1) / (2k+1)!`` for ``d < 1/2``, so the relative
+    error near ``t = pi`` is that of ``cos t`` itself, about ``eps / d^2``, instead of ``eps / d^4``.
     """
     nx = jnp.linalg.norm(x, axis=-1)[:, None]
     ny = jnp.linalg.norm(y, axis=-1)[None, :]
     denom = jnp.maximum(nx * ny, jnp.finfo(x.dtype).tiny)
     cos = jnp.clip((x @ y.T) / denom, -1.0, 1.0)
-    t = jnp.arccos(cos)
-    return nx * ny * (jnp.sqrt(1.0 - cos**2) + (jnp.pi - t) * cos) / (2.0 * jnp.pi)
+    d = jnp.arccos(-cos)
+    ds = jnp.minimum(d, 0.5)
+    series = sum((-1.0) ** (k + 1) * 2.0 * k / math.factorial(2 * k + 1) * ds ** (2 * k + 1) for k in range(1, 9))
+    bracket = jnp.where(d < 0.5, series, jnp.sqrt(1.0 - cos**2) + d * cos)
+    return nx * ny * bracket / (2.0 * jnp.pi)
 
 
 def kernel_task(x, y, kernel: Callable[[jax.Array, jax.Array], jax.Array] = relu_nngp_kernel,
