@@ -238,25 +238,25 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _describe_store(path: Path) -> str:
     from overparam import store
 
-    verify = getattr(store, "verify", None)
-    if verify is not None:
-        report = verify(path)
-        done, total = report.finished, report.total
-        bad = sorted(set(report.damaged) | set(report.missing))
-    else:
-        done, total = store.completion(path)
-        bad = []
-    ds = store.load(path, allow_partial=True, verify=False) if "verify" in store.load.__code__.co_varnames else \
-        store.load(path, allow_partial=True)
-    dims = ", ".join(f"{d}={n}" for d, n in ds.sizes.items())
-    if bad:
-        state = (f"DAMAGED: chunk(s) {', '.join(map(str, bad[:10]))}{' ...' if len(bad) > 10 else ''} "
-                 f"missing or corrupt; run again with --resume to recompute them")
-    elif done == total:
+    report = store.verify(path)  # checks every finished chunk; never raises on a damaged one
+
+    def listed(chunks: Sequence[int]) -> str:
+        return ", ".join(map(str, chunks[:10])) + (f" and {len(chunks) - 10} more" if len(chunks) > 10 else "")
+
+    dims = ", ".join(f"{d}={n}" for d, n in report.sizes.items())
+    parts = []
+    if report.damaged:
+        parts.append(f"chunk(s) {listed(report.damaged)} damaged")
+    if report.missing:
+        parts.append(f"chunk(s) {listed(report.missing)} missing")
+    if parts:
+        state = f"DAMAGED: {' and '.join(parts)} ({report.finished} of {report.total} chunks intact); " \
+                "run again with --resume to recompute them"
+    elif report.complete:
         state = "complete"
     else:
-        state = f"UNFINISHED ({done} of {total} chunks; run again with --resume)"
-    return f"{path.name}/  sweep store, {state}; dims {dims}; variables {', '.join(ds.data_vars)}"
+        state = f"UNFINISHED ({report.finished} of {report.total} chunks; run again with --resume)"
+    return f"{path.name}/  sweep store, {state}; dims {dims}; variables {', '.join(report.variables)}"
 
 
 def cmd_show(args: argparse.Namespace) -> int:
