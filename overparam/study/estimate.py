@@ -35,8 +35,9 @@ def estimate(study: Study, setup: Setup, *, devices: Sequence[Any], chunk_size: 
         chunk = int(chunk_size or sw.chunk_size or (chooser(g.size, len(devices)) if chooser else min(g.size, engine.DEFAULT_CHUNK)))
         padded = -(-chunk // len(devices)) * len(devices)
         index = np.minimum(np.arange(padded), g.size - 1)
-        evaluate = engine._compiled(sw.bind(setup), mesh)  # noqa: SLF001 - the engine's own chunk program
         key = jax.device_put(jax.random.key(sw.seed), NamedSharding(mesh, PartitionSpec()))
+        traced = engine._Traced(sw.bind(setup), g, key)  # noqa: SLF001 - the engine's own chunk program
+        evaluate = engine._compiled(traced, mesh)  # noqa: SLF001
         cfg = jax.device_put(g.configs(index), runs_sharding)
         idx = jax.device_put(index.astype(np.uint32), runs_sharding)
         t0 = time.perf_counter()
