@@ -23,6 +23,14 @@ A last child times the bare call and both sweeps alternately in one process (bes
 2000 runs x 2000 steps; 1000 x 1000 with ``--quick``), so that all three see the same background
 load: the throughput ratio to trust on a busy machine.
 
+The ``trust`` child measures what the result store's safeguards cost, as fractions of the
+sweep's own time (chunk 256, same size as the interleaved child, best of 3): the fingerprint
+(lowering the single-run program to StableHLO text and its SHA-256, first time and for a later
+sweep of the same point; the trace it lowers is shared with the chunk evaluator, timed apart),
+the per-chunk records (hashing every output byte once when written and once when read back,
+plus the write of each chunk's record, which is also its done flag), ``store.verify`` of the finished store,
+and a whole sweep into a zarr store against the same sweep in memory.
+
 Each configuration child compiles first (the bare call ahead of time; the sweep by one chunk of the same shape),
 times the best of ``repeats`` calls (3 with ``--quick``, 1 at full size), then checks three of its runs against the point evaluated alone. Reported: seconds, runs/s, peak RSS (MiB; also above the RSS after imports), and the ratios
 sweep/bare. (``runs // 100`` seeds: the quarter grid of ``--quick`` has 200 runs.)
@@ -34,6 +42,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 N_DIM, RANK, RECORD = 8, 2, 100
@@ -167,6 +176,82 @@ def interleaved(runs: int, steps: int, rounds: int) -> dict[str, Any]:
             "throughput_ratio_sweep_1024_vs_bare": best["bare"] / best["sweep_1024"]}
 
 
+def trust(runs: int, steps: int, rounds: int) -> dict[str, Any]:
+    """Cost of the store's fingerprint and per-chunk checksums, as fractions of the sweep's time."""
+    import shutil
+    import tempfile
+    import time
+
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import numpy as np
+
+    import overparam.sweep as sweep
+    from overparam import store
+    from overparam.sweep import engine
+
+    grid, point, key = _configs(runs), _point(steps), jax.random.key(0)
+    g = sweep.make_grid(grid)
+    start = time.perf_counter()
+    traced = engine._Traced(point, g, key)  # noqa: SLF001 - the trace sweep.run shares with the chunk evaluator
+    trace_cold = time.perf_counter() - start
+    start = time.perf_counter()
+    traced.program_sha256()  # what the fingerprint adds: lowering to StableHLO text and its SHA-256
+    fingerprint_cold = time.perf_counter() - start
+    warm = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        engine._Traced(point, g, key).program_sha256()  # noqa: SLF001 - a later sweep of the same point
+        warm = min(warm, time.perf_counter() - start)
+
+    def in_memory() -> Any:
+        return sweep.run(point, grid, key=key, chunk_size=256, progress=False, out_dims={"error": ("record",)})
+
+    start = time.perf_counter()
+    ds = in_memory()  # the first sweep of this point compiles its chunk evaluator
+    first_sweep = time.perf_counter() - start
+    best = {"memory": float("inf"), "store": float("inf"), "sha256": float("inf")}
+    folder = Path(tempfile.mkdtemp())
+    try:
+        for r in range(rounds):
+            start = time.perf_counter()
+            in_memory()
+            best["memory"] = min(best["memory"], time.perf_counter() - start)
+            start = time.perf_counter()
+            sweep.run(point, grid, key=key, chunk_size=256, progress=False, out_dims={"error": ("record",)},
+                      store=folder / f"s{r}")
+            best["store"] = min(best["store"], time.perf_counter() - start)
+        flat = ds["error"].values.reshape(g.size, -1)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            for c in range(0, g.size, 256):
+                store.sha256(flat[c : c + 256])
+            best["sha256"] = min(best["sha256"], time.perf_counter() - start)
+        writer = store.Writer(folder / "s0", batch=256)
+        n_chunks = -(-g.size // 256)
+        best["records"] = best["verify"] = float("inf")
+        for _ in range(rounds):  # the record's write per chunk (it replaces the former done flag's write)
+            start = time.perf_counter()
+            for c in range(n_chunks):
+                writer.group[store.RECORD][c] = writer.group[store.RECORD][c]
+            best["records"] = min(best["records"], time.perf_counter() - start)
+            start = time.perf_counter()
+            store.verify(folder / "s0")  # reads every finished chunk and its record, hashes it
+            best["verify"] = min(best["verify"], time.perf_counter() - start)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {"runs": g.size, "steps": steps, "rounds": rounds, "chunk_size": 256,
+            "output_bytes": int(ds["error"].values.nbytes), "program_text_chars": len(traced.traced.lower().as_text()),
+            "trace_cold_s": trace_cold, "fingerprint_cold_s": fingerprint_cold, "fingerprint_warm_s": warm, "sha256_all_outputs_s": best["sha256"],
+            "first_sweep_with_compile_s": first_sweep, "sweep_in_memory_s": best["memory"],
+            "sweep_into_store_s": best["store"], "record_writes_s": best["records"], "verify_s": best["verify"],
+            "fingerprint_warm_fraction_of_sweep": warm / best["memory"],
+            "fingerprint_cold_fraction_of_first_sweep": fingerprint_cold / first_sweep,
+            "checksum_fraction_of_sweep": 2 * best["sha256"] / best["memory"],
+            "store_overhead_fraction": best["store"] / best["memory"] - 1.0}
+
+
 def main() -> None:
     import jax
 
@@ -181,6 +266,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.child == "interleaved":
         print(json.dumps(interleaved(args.runs, args.steps, args.repeats)))
+        return
+    if args.child == "trust":
+        print(json.dumps(trust(args.runs, args.steps, args.repeats)))
         return
     if args.child:
         print(json.dumps(child(args.child, args.runs, args.steps, args.repeats)))
@@ -198,6 +286,10 @@ def main() -> None:
            "--steps", str(small[1]), "--repeats", "5"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     alternating = json.loads(proc.stdout.strip().splitlines()[-1])
+    cmd = [sys.executable, "-m", "benchmarks.bench_sweep", "--child", "trust", "--runs", str(small[0]),
+           "--steps", str(small[1]), "--repeats", "3"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+    safeguards = json.loads(proc.stdout.strip().splitlines()[-1])
     bare = results["bare"]
     payload = {
         "runs": runs, "steps": steps, "record_every": RECORD, "quick": args.quick,
@@ -210,6 +302,7 @@ def main() -> None:
         "peak_rss_ratio_full_vs_quarter_grid_chunk_256":
             results["sweep_256"]["peak_rss_mb"] / results["sweep_256_quarter"]["peak_rss_mb"],
         "interleaved": alternating,
+        "trust": safeguards,
         "machine": harness.machine_info(),
     }
     harness.emit("sweep", payload)

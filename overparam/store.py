@@ -5,14 +5,14 @@ chunks of ``C`` runs holds
 
 * one array per output, shape ``(N, *trailing)``, zarr-chunked ``(C, *trailing)`` along the flat
   ``run`` axis, so each sweep chunk is its own file(s) and processes never write the same file;
-* the per-chunk record, written after a chunk's outputs and before its done flag:
-  ``chunk_sha256``, uint8 ``(ceil(N / C), n_outputs, 32)``, the SHA-256 of each output's chunk
-  as written (its C-order bytes, ``valid`` runs x trailing shape, in the stored dtype), and
-  ``chunk_batch``, int32 ``(ceil(N / C),)``, the per-device batch the chunk was computed with
-  (results are bit-identical between chunks computed with the same batch, see
-  :func:`overparam.sweep.run`);
-* ``chunk_done``, bool ``(ceil(N / C),)``, one file per entry, set last: a chunk killed while
-  being written is never marked done, and a killed sweep resumes from the chunks marked done;
+* ``chunk_record``, uint8 ``(ceil(N / C), 8 + 32 n_outputs)``, one file per chunk, written in
+  one write after the chunk's outputs: bytes ``0:8`` the per-device batch the chunk was computed
+  with (int64, little-endian; ``0`` = not done: this is the done flag, so a chunk killed while
+  being written is never marked done), then for each output in the order of the ``outputs``
+  attribute the SHA-256 of its chunk as written (its C-order bytes, valid runs x trailing
+  shape, in the stored dtype). Results are bit-identical between chunks computed with the same
+  batch (see :func:`overparam.sweep.run`). Format 1 stores had a bool ``chunk_done`` instead;
+  they are read, checked for readability only;
 * one coordinate array per grid axis and per trailing dimension that has coordinates;
 * attributes: the sweep's fingerprint, checked on resume (grid, key, point name, SHA-256 of the
   point's lowered program, overparam and jax versions, outputs, chunk size, config), the
@@ -41,11 +41,9 @@ import xarray as xr
 import zarr
 
 FINGERPRINT = "overparam_sweep"
-DONE = "chunk_done"
-SHA256 = "chunk_sha256"
-BATCH = "chunk_batch"
-FORMAT = 2  # 1: no per-chunk record; 2: chunk_sha256 and chunk_batch
-RECORDS = (DONE, SHA256, BATCH)
+RECORD = "chunk_record"  # format 2: per chunk, batch (int64 LE, 0 = not done) + SHA-256 of each output
+DONE = "chunk_done"  # format 1: per chunk, bool done flag, no checksums
+FORMAT = 2
 
 # what a differing fingerprint entry means, for the refusal message
 _CHANGED = {
@@ -208,11 +206,9 @@ def _create(path: str | Path, layout: Layout, fingerprint: Mapping[str, Any], at
         vals = np.asarray(vals)
         arr = group.create_array(dim, shape=vals.shape, dtype=vals.dtype, dimension_names=(dim,))
         arr[...] = vals
-    k = layout.n_chunks
-    group.create_array(SHA256, shape=(k, len(layout.outputs), 32), chunks=(1, len(layout.outputs), 32),
-                       dtype=np.uint8, fill_value=0, dimension_names=("chunk", "output", "byte"))
-    group.create_array(BATCH, shape=(k,), chunks=(1,), dtype=np.int32, fill_value=0, dimension_names=("chunk",))
-    group.create_array(DONE, shape=(k,), chunks=(1,), dtype=bool, fill_value=False, dimension_names=("chunk",))
+    width = 8 + 32 * len(layout.outputs)
+    group.create_array(RECORD, shape=(layout.n_chunks, width), chunks=(1, width), dtype=np.uint8, fill_value=0,
+                       dimension_names=("chunk", "record_byte"))
     group.attrs.update(
         {
             **dict(attrs),
@@ -252,12 +248,12 @@ class Writer:
         """Clear the done flag of ``chunks`` (damaged or missing ones, before they are recomputed)."""
         try:
             for c in chunks:
-                self.group[DONE][int(c)] = False
+                self.group[RECORD][int(c)] = 0
         except OSError as error:
             raise _os_error(error, "writing to", self.path) from error
 
     def write_chunk(self, chunk: int, outputs: Mapping[str, np.ndarray]) -> None:
-        """Write the outputs of chunk ``chunk`` (runs ``chunk*C ...``), then its record, then mark it done.
+        """Write the outputs of chunk ``chunk`` (runs ``chunk*C ...``), then its record, which marks it done.
 
         An ``OSError`` (disk full, ...) leaves the chunk not marked done, so a resume recomputes
         it; it is raised again with a message naming the store and the chunk.
@@ -270,9 +266,7 @@ class Writer:
                 vals = np.asarray(outputs[name])
                 arr[start : start + vals.shape[0]] = vals
                 digests.append(sha256(vals, arr.dtype))
-            self.group[SHA256][chunk] = np.stack(digests)
-            self.group[BATCH][chunk] = self.batch
-            self.group[DONE][chunk] = True
+            self.group[RECORD][chunk] = _pack(max(self.batch, 1), digests)
         except OSError as error:
             raise OSError(error.errno, f"writing chunk {chunk} to the store {str(self.path)!r} failed "
                           f"({error.strerror or error}); the chunk is not marked done: make room and run "
@@ -283,6 +277,31 @@ class Writer:
             self.group.attrs.update(dict(attrs))
         except OSError as error:
             raise _os_error(error, "writing to", self.path) from error
+
+
+def _pack(batch: int, digests: Sequence[np.ndarray]) -> np.ndarray:
+    """A chunk's record: batch as int64 little-endian, then the SHA-256 of each output, uint8 ``(8 + 32 n,)``."""
+    return np.concatenate([np.frombuffer(np.int64(batch).astype("<i8").tobytes(), dtype=np.uint8), *digests])
+
+
+def _unpack(record: np.ndarray) -> tuple[int, np.ndarray]:
+    """(batch, SHA-256 digests ``(n, 32)``) of a record; batch 0: the chunk is not done."""
+    record = np.asarray(record, dtype=np.uint8)
+    return int(np.frombuffer(record[:8].tobytes(), dtype="<i8")[0]), record[8:].reshape(-1, 32)
+
+
+def _records(group: zarr.Group, k: int) -> tuple[list[int | None], list[np.ndarray | None]]:
+    """Per chunk: the batch (0: not done) and the digests, or ``None`` where the record cannot be read."""
+    if RECORD not in group:  # format 1: a done flag, no record
+        flags = _per_chunk(group[DONE], k)
+        return [None if f is None else int(bool(f)) for f in flags], [None] * k
+    batches: list[int | None] = []
+    digests: list[np.ndarray | None] = []
+    for rec in _per_chunk(group[RECORD], k):
+        batch, digest = (None, None) if rec is None else _unpack(rec)
+        batches.append(batch)
+        digests.append(digest)
+    return batches, digests
 
 
 class _Status(NamedTuple):
@@ -333,9 +352,8 @@ def _status(path: Path, group: zarr.Group, read_all: bool = False) -> _Status:
     chunk, n_runs = int(attrs["chunk_size"]), int(attrs["n_runs"])
     names = list(json.loads(attrs["outputs"]))
     k = -(-n_runs // chunk)
-    flags = _per_chunk(group[DONE], k)
-    has_record = SHA256 in group
-    records = _per_chunk(group[SHA256], k) if has_record else [None] * k
+    flags, records = _records(group, k)
+    has_record = RECORD in group
     data: dict[str, np.ndarray] | None = None
     unreadable: dict[str, set[int]] = {}
     if read_all:
@@ -347,13 +365,10 @@ def _status(path: Path, group: zarr.Group, read_all: bool = False) -> _Status:
     missing: list[int] = []
     for c in range(k):
         flag = flags[c]
-        if flag is None:  # the done flag itself is unreadable: recompute the chunk
+        if flag is None:  # the record (or done flag) itself is unreadable: recompute the chunk
             damaged.append(c)
             continue
-        if not bool(flag):
-            continue
-        if has_record and records[c] is None:
-            damaged.append(c)
+        if not flag:
             continue
         start, stop = c * chunk, min(n_runs, (c + 1) * chunk)
         state = "ok"
@@ -423,9 +438,8 @@ def _dataset(group: zarr.Group, data: Mapping[str, np.ndarray] | None = None) ->
     keep["grid"] = json.dumps({a: values[a].tolist() for a in axes})
     fp = json.loads(attrs[FINGERPRINT])
     keep["config"] = json.dumps(fp.get("config", {}), sort_keys=True)
-    if BATCH in group:
-        batches = sorted({int(b) for b, done in zip(np.asarray(group[BATCH][...]), np.asarray(group[DONE][...]))
-                          if done})
+    if RECORD in group:
+        batches = sorted({b for b in _records(group, -(-int(attrs["n_runs"]) // int(attrs["chunk_size"])))[0] if b})
         if batches:
             keep["per_device_batch"] = batches[0] if len(batches) == 1 else json.dumps(batches)
     return xr.Dataset(data_vars, coords=coords, attrs=keep)
@@ -433,8 +447,10 @@ def _dataset(group: zarr.Group, data: Mapping[str, np.ndarray] | None = None) ->
 
 def completion(path: str | Path) -> tuple[int, int]:
     """(chunks marked done, total chunks) of the store at ``path``; :func:`verify` also checks their data."""
-    done = np.asarray(zarr.open_group(str(path), mode="r")[DONE][...], dtype=bool)
-    return int(done.sum()), int(done.size)
+    group = zarr.open_group(str(path), mode="r")
+    k = -(-int(group.attrs["n_runs"]) // int(group.attrs["chunk_size"]))
+    flags = _records(group, k)[0]
+    return sum(1 for f in flags if f), k
 
 
 def _chunk_list(chunks: Sequence[int]) -> str:

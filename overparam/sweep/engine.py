@@ -9,16 +9,18 @@ so every chunk reuses one compiled program. Run ``i`` draws its randomness from
 does not depend on the chunk size, the number of devices or the number of processes (how the
 floating-point arithmetic rounds can: see :func:`run`).
 
-Before anything is compiled, the point is traced once with abstract scalars (that trace is
-shared with the chunk evaluator) and the single-run program is lowered to StableHLO. The
-store's fingerprint holds the SHA-256 of that text (without debug info: no source locations),
-which contains the point's code and every constant it closes over, together with the
-overparam and jax versions, grid, key, outputs, chunk size and config. A resume whose
-fingerprint differs is refused (see :func:`overparam.store.check_resumable`). The single-run
-program does not depend on the device or process count, so a store may be resumed on another
-number of devices. Each chunk written to the store is followed by its SHA-256 record and then
-its done flag (see :mod:`overparam.store`); a resume recomputes unfinished, damaged and missing
-chunks.
+Before anything is compiled, the point is traced once with abstract scalars; the chunk
+evaluator runs that very trace (its jaxpr), so the point is traced once per signature. A sweep
+with a store also lowers the single-run program to StableHLO (for CPU, whatever the backend)
+and records the SHA-256 of that text in the store's fingerprint. The text is printed without
+debug info, so it holds no source locations or addresses: the same point gives the same hash in
+any process, and the hash changes with the point's code and with every constant it closes
+over. The fingerprint also holds the overparam and jax versions, grid, key, outputs, chunk size
+and config; a resume whose fingerprint differs is refused (see
+:func:`overparam.store.check_resumable`). The single-run program does not depend on the device
+or process count, so a store may be resumed on another number of devices. Each chunk written
+to the store is followed by its SHA-256 record and then its done flag (see
+:mod:`overparam.store`); a resume recomputes unfinished, damaged and missing chunks.
 
 SIGINT and SIGTERM during :func:`run` (main thread only) stop the sweep at the next chunk
 boundary: the chunk in flight is finished and written, then :class:`Interrupted` is raised.
@@ -64,7 +66,8 @@ MIN_PER_DEVICE = 16  # ... but at least this many runs per device and chunk (vma
 CACHE_SIZE = 32  # jitted points and chunk evaluators kept (least recently used dropped first)
 
 _JITTED: OrderedDict[Any, Callable[..., Any]] = OrderedDict()
-_COMPILED: OrderedDict[tuple[Any, ...], Callable[..., Any]] = OrderedDict()
+_COMPILED: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_PROGRAMS: OrderedDict[int, tuple[Any, str]] = OrderedDict()  # id(jaxpr) -> (jaxpr, SHA-256 of its lowering)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -198,9 +201,18 @@ class _Traced:
         self.jaxpr, self.in_tree, self.out_tree = traced.jaxpr, traced.in_tree, traced.out_tree
 
     def program_sha256(self) -> str:
-        """SHA-256 of the single-run StableHLO text without debug info (code and closed-over constants)."""
-        text = self.traced.lower().as_text(debug_info=False)
-        return hashlib.sha256(text.encode()).hexdigest()
+        """SHA-256 of the single-run StableHLO text without debug info (code and closed-over constants).
+
+        Lowered for CPU whatever the default backend, so the hash names the program, not the
+        machine: like the device count, the platform changes only how results round. Cached
+        per traced program (a later sweep of the same point and signature does not lower again).
+        """
+
+        def lower() -> tuple[Any, str]:
+            text = self.traced.lower(lowering_platforms=("cpu",)).as_text(debug_info=False)
+            return self.jaxpr, hashlib.sha256(text.encode()).hexdigest()
+
+        return _lru(_PROGRAMS, id(self.jaxpr), lower)[1]
 
 
 def _layout(
@@ -260,7 +272,7 @@ class _Progress:
     def __init__(self, progress: bool | None, total_runs: int, done_runs: int, total_chunks: int,
                  done_chunks: int) -> None:
         tty = sys.stderr.isatty()
-        if jax.process_index() != 0 or progress is False or (progress is None and not tty):
+        if jax.process_index() != 0 or (progress is not None and not progress) or (progress is None and not tty):
             self.mode = None
         else:
             self.mode = "bar" if tty else "lines"
@@ -395,8 +407,6 @@ def run(
         raise ValueError(f"chunk_size must be an int >= 1 or None, got {chunk_size!r}")
     if resume and store is None:
         raise ValueError("resume=True needs a store path; got store=None")
-    if progress is not None and not isinstance(progress, bool):
-        raise ValueError(f"progress must be True, False or None, got {progress!r}")
     try:
         config = _store._canonical(dict(attrs or {}))  # noqa: SLF001
     except (TypeError, ValueError) as error:
@@ -419,7 +429,7 @@ def run(
         "grid": g.as_dict(),
         "key": key_data,
         "point": _point_name(point),
-        "program": traced.program_sha256(),
+        "program": traced.program_sha256() if store is not None else None,  # only a store is compared
         "overparam_version": overparam.__version__,
         "jax_version": jax.__version__,
         "outputs": {k: [list(o.shape), str(o.dtype), list(o.dims)] for k, o in layout.outputs.items()},

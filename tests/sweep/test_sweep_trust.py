@@ -227,18 +227,32 @@ def test_deleted_truncated_or_flipped_chunk_is_detected_listed_and_recomputed(tm
         np.testing.assert_array_equal(ds[name].values, reference[name].values)  # bit-identical float64
 
 
-def test_damaged_record_or_done_flag_is_reported_not_raised_and_recomputed(tmp_path, monkeypatch, reference):
+def test_damaged_record_is_reported_not_raised_and_recomputed(tmp_path, monkeypatch, reference):
     path = tmp_path / "s"
     run(path)
-    _truncate(chunk_file(path, store.SHA256, 0))
-    _flip(chunk_file(path, store.DONE, 2))
+    _truncate(chunk_file(path, store.RECORD, 0))  # the record (done flag and checksums) cannot be read
     _truncate(chunk_file(path, "x0", 3))
     report = store.verify(path)
-    assert report.damaged == (0, 2, 3) and report.missing == () and report.finished == 1
+    assert report.damaged == (0, 3) and report.missing == () and report.finished == 2
     rec = Recorder(monkeypatch)
     ds = run(path, resume=True)
-    assert rec.written == [0, 2, 3]
+    assert rec.written == [0, 3]
     xr.testing.assert_identical(ds.drop_attrs(), reference.drop_attrs())
+
+
+def test_record_holds_the_batch_and_the_sha256_of_each_output_chunk(tmp_path, reference):
+    """Independent check of the format: bytes 0:8 the per-device batch, then hashlib's SHA-256 of each output."""
+    path = tmp_path / "s"
+    run(path, devices=jax.devices()[:2])  # chunks of 4 on 2 devices: batch 2
+    group = zarr.open_group(str(path), mode="r")
+    records = np.asarray(group[store.RECORD][...])
+    assert records.shape == (4, 8 + 32 * 3) and group.attrs["store_format"] == 2
+    flat = {name: reference[name].values.reshape(15, *reference[name].shape[2:]) for name in ("never", "x", "x0")}
+    for c in range(4):
+        assert int.from_bytes(records[c, :8].tobytes(), "little") == 2
+        for j, name in enumerate(("never", "x", "x0")):
+            want = hashlib.sha256(np.ascontiguousarray(flat[name][4 * c : 4 * c + 4]).tobytes()).digest()
+            assert records[c, 8 + 32 * j : 8 + 32 * (j + 1)].tobytes() == want
 
 
 def test_show_lists_damaged_and_missing_chunks(tmp_path):
