@@ -392,11 +392,12 @@ def run(
     results are bit-identical between any two sweeps with the same per-device batch
     ``ceil(chunk_size / devices)`` (any device count, process count or resume), on the same
     CPU/accelerator type and jax version. A different per-device batch can change how XLA
-    orders a batched dot or reduction, so results then agree only to rounding: measured up to
-    1.6e-15 relative on a well-conditioned GD run, up to 4e-13 on a matrix-sensing error curve
-    whose dynamics amplify rounding (tests/sweep/test_sweep_trust.py). The batch each chunk
-    was computed with is recorded (``per_device_batch`` attr; a JSON list when a resume on
-    another device count mixed several).
+    orders a batched dot or reduction (a batch of 1 drops the batch dimension altogether), so
+    results then agree only to rounding: measured up to 1.6e-15 relative on a well-conditioned
+    GD run (tests/sweep/test_sweep_engine.py), up to 4e-13 on a small-init matrix-sensing error
+    curve whose dynamics amplify rounding. The batch each chunk was computed with is recorded
+    (``per_device_batch`` attr; a JSON list when a resume on another device count mixed
+    several).
     """
     t0 = time.perf_counter()
     if not callable(point):
