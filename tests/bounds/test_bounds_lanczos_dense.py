@@ -204,7 +204,8 @@ def test_spectral_density_partial_lanczos_against_the_smoothed_dense_measure():
     for m in (6, 10):
         sd = B.spectral_density(matvec, jax.random.key(8), DIM, m, grid, num_probes=2, width=width)
         dense = np.zeros_like(grid)
-        for i, (k, v) in enumerate(zip(jax.random.split(jax.random.key(8), 2), _probe_vectors(jax.random.key(8), 2, m))):
+        probes = _probe_vectors(jax.random.key(8), 2, m)
+        for i, (k, v) in enumerate(zip(jax.random.split(jax.random.key(8), 2), probes)):
             theta, tau = B.tridiagonal_eigh(B.lanczos(matvec, k, DIM, m))
             np.testing.assert_array_equal(np.asarray(sd.nodes[i]), np.asarray(theta))
             np.testing.assert_array_equal(np.asarray(sd.weights[i]), np.asarray(tau))
