@@ -9,6 +9,7 @@ import pytest
 
 import sensing
 from sensing.operators import dense_matrices
+from sensing.problem import sample_noise
 
 N, N2, K, M = 12, 10, 4, 120  # the sizes of test_sensing_identities.py, so compiled programs are shared
 
@@ -99,3 +100,65 @@ def test_truth_spectrum_is_geometric():
         np.testing.assert_allclose(s[rank:], 0.0, atol=1e-14)
     np.testing.assert_allclose(sensing.problem.geometric_spectrum(4, 8.0, jnp.float64), 8.0 ** (-np.arange(4) / 3),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("operator", ["completion", "population"])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_completion_samples_distinct_entries_at_scale_sqrt_n1_n2(operator, symmetric):
+    """A_i = sqrt(n1 n2) e_j e_l^T on m distinct entries (all of them for the population operator),
+    so the clean data are y_i = sqrt(n1 n2) M*_{j_i l_i}."""
+    n1, n2 = (N, N2) if operator == "completion" else (10, 8)  # the sizes of the test above
+    if symmetric:
+        n2 = n1
+    noise = sensing.gaussian_noise(0.01) if operator == "completion" else None  # as above: compiled sampler shared
+    problem = sensing.make_problem(jax.random.key(3), n=n1, rank=2, m=M if operator == "completion" else None,
+                                   operator=operator, symmetric=symmetric, n2=None if symmetric else n2, noise=noise)
+    op = problem.operator
+    rows, cols = np.asarray(op.rows), np.asarray(op.cols)
+    m = n1 * n2 if operator == "population" else M
+    assert rows.shape == cols.shape == (m,)
+    assert rows.min() >= 0 and rows.max() < n1 and cols.min() >= 0 and cols.max() < n2
+    assert len(set(zip(rows.tolist(), cols.tolist()))) == m
+    assert float(op.scale) == pytest.approx(np.sqrt(n1 * n2), rel=1e-15)
+    if operator == "population":  # noiseless: y = sqrt(n1 n2) M* entry by entry
+        np.testing.assert_allclose(problem.y, np.sqrt(n1 * n2) * np.asarray(problem.truth.matrix)[rows, cols],
+                                   rtol=1e-15, atol=1e-16)  # one product each: seen 0
+
+
+def test_asymmetric_truth_spectrum_and_factors():
+    """M* = L* R*^T with L* = Q_L diag(sigma)^(1/2), R* = Q_R diag(sigma)^(1/2), sigma geometric from 1 to 1/kappa."""
+    problem = sensing.make_problem(jax.random.key(5), n=N, rank=2, m=M, cond=8.0, symmetric=False, n2=N2,
+                                   noise=sensing.gaussian_noise(0.01))  # the sizes above: compiled sampler shared
+    left, right = np.asarray(problem.truth.left), np.asarray(problem.truth.right)
+    sigma = np.array([1.0, 1.0 / 8.0])
+    # QR-orthonormal columns: rounding, seen 2.2e-16 (Gram matrices), 0 (product), 3.3e-16 (singular values)
+    np.testing.assert_allclose(left.T @ left, np.diag(sigma), atol=2e-15)
+    np.testing.assert_allclose(right.T @ right, np.diag(sigma), atol=2e-15)
+    np.testing.assert_allclose(np.asarray(problem.truth.matrix), left @ right.T, atol=1e-15)
+    np.testing.assert_allclose(np.linalg.svd(np.asarray(problem.truth.matrix), compute_uv=False)[:2], sigma,
+                               rtol=3e-15)
+
+
+_NOISE_M = 20_000
+
+
+def test_noise_models_have_their_documented_laws():
+    """Gaussian: s ~ N(0, nu^2); outliers: with probability p, s = magnitude U(-1, 1), else 0, with
+    magnitude 10 max_i |y_clean_i| by default. Tolerances are 4 standard errors of each statistic."""
+    y0 = jnp.asarray(np.random.default_rng(0).standard_normal(_NOISE_M))
+    key = jax.random.key(8)
+    nu = 0.3
+    s = np.asarray(sample_noise(key, sensing.gaussian_noise(nu), y0))
+    # sample standard deviation: standard error nu / sqrt(2 m) = 1.5e-3
+    assert s.std() == pytest.approx(nu, abs=4 * nu / np.sqrt(2 * _NOISE_M))
+    assert abs(s.mean()) < 4 * nu / np.sqrt(_NOISE_M)
+    p = 0.3
+    for magnitude, expected_mag in ((None, 10.0 * float(np.abs(y0).max())), (2.0, 2.0)):
+        s = np.asarray(sample_noise(key, sensing.outliers(p, magnitude), y0))
+        hit = s != 0
+        assert hit.mean() == pytest.approx(p, abs=4 * np.sqrt(p * (1 - p) / _NOISE_M))  # binomial SE 3.2e-3
+        u = np.abs(s[hit]) / expected_mag  # |U(-1, 1)| is U(0, 1): max -> 1, mean 1/2 (SE 0.29 / sqrt(6000))
+        assert u.max() <= 1.0
+        assert u.max() > 1.0 - 10.0 / hit.sum()  # P(max < 1 - c/N) ~ exp(-c)
+        assert u.mean() == pytest.approx(0.5, abs=4 * np.sqrt(1 / 12) / np.sqrt(hit.sum()))
+        assert (s[hit] > 0).mean() == pytest.approx(0.5, abs=4 * 0.5 / np.sqrt(hit.sum()))  # symmetric sign
