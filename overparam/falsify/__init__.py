@@ -12,6 +12,7 @@ conjectures from the three research areas, true and false.
 from overparam.falsify.result import Histogram, NonFinite, Result
 from overparam.falsify.search import complexity, falsify
 from overparam.falsify.space import Box, Choice, Integer, Real, make_box
+from overparam.falsify.testing import check, holds, space_from
 
-__all__ = ["Box", "Choice", "Histogram", "Integer", "NonFinite", "Real", "Result", "complexity", "falsify",
-           "make_box"]
+__all__ = ["Box", "Choice", "Histogram", "Integer", "NonFinite", "Real", "Result", "check", "complexity", "falsify",
+           "holds", "make_box", "space_from"]

@@ -48,9 +48,9 @@ class Result(NamedTuple):
     histogram: :class:`Histogram` of all finite margins evaluated.
     nonfinite: :class:`NonFinite` (NaN and infinite margins, counted apart).
     seconds: wall-clock seconds per stage.
-    gradient: how stage 2 differentiated the margin: ``"reverse"`` (``jax.grad``), ``"forward"``
-      (``jax.jacfwd``, used when reverse mode cannot trace the margin, e.g. a ``while_loop``) or
-      ``"none"`` (no continuous parameter).
+    gradient: how stage 2 moved the continuous coordinates: ``"reverse"`` (``jax.grad``),
+      ``"forward"`` (``jax.jacfwd``) or ``"none"`` (compass moves: chosen when reverse mode
+      cannot trace the margin, e.g. a ``while_loop``, or when there is no continuous parameter).
     space: the space searched (JSON form of :meth:`Box.describe`).
     """
 
@@ -129,7 +129,7 @@ def margin_histogram(margins: np.ndarray) -> Histogram:
         lo = int(np.floor(np.log10(mags.min())))
         hi = int(np.ceil(np.log10(mags.max())))
         hi = max(hi, lo + 1)
-    decades = 10.0 ** np.arange(lo, hi + 1)
+    decades = np.asarray([float(f"1e{k}") for k in range(lo, hi + 1)])  # exact decimal edges
     edges = np.concatenate([-decades[::-1], [0.0], decades]) if m.min() < 0 else np.concatenate([[0.0], decades])
     if m.max() <= 0:
         edges = np.concatenate([-decades[::-1], [0.0], decades[:1]])

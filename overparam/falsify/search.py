@@ -11,13 +11,16 @@ resumes from where it stopped. Shapes never change inside a stage: each stage co
 1. **design**: a scrambled Sobol sequence (``scipy.stats.qmc.Sobol``, seeded from ``key``)
    mapped to the box (log axes uniform in ``log x``, integers by ``floor``, choices by index),
    preceded by the ``2^d`` corners of the box when they fit in an eighth of the stage.
-2. **refine**: from the ``starts`` points of smallest finite margin, ``rounds`` rounds of
-   ``steps`` normalised, projected gradient steps on the continuous coordinates,
-   ``u <- clip(u - s_t g / ||g||, 0, 1)`` in unit coordinates (log axes in ``log x``), with
-   ``s_t`` geometric from ``0.1`` to ``1e-4``; the gradient is ``jax.grad`` (``jax.jacfwd``
-   when reverse mode cannot trace the margin); then one neighbour move of the integer and choice
-   coordinates (``+-1`` and ``+-max(2, range // 16)``), kept when it lowers the margin. Each
-   round restarts from the best point seen. Every evaluated point is recorded.
+2. **refine**: from the points of smallest finite margin (about ``refine * budget``
+   evaluations in all), ``steps`` steps per start, many starts at once under vmap. A step
+   evaluates the margin and its gradient at the current point and at its neighbours in the
+   integer and choice coordinates (``+-1`` and ``+-max(2, range // 16)``) in one vmapped call,
+   moves to the best of them, then takes a normalised, projected gradient step on the
+   continuous coordinates, ``u <- clip(u - s_t g / ||g||, 0, 1)`` in unit coordinates (log
+   axes in ``log x``), ``s_t`` geometric from ``0.1`` to ``1e-4``. The gradient is ``jax.grad``
+   (or ``jax.jacfwd`` on request); where reverse mode cannot trace the margin (a
+   ``while_loop``) the continuous coordinates take compass moves ``u +- s_t e_j`` instead,
+   evaluated in the same vmapped call. Every evaluated point is recorded.
 3. **shrink** (only when a violation was seen): from the most violating point and the first
    violations of the design, coordinate by coordinate for ``shrink_passes`` passes, try
    simpler values in order of simplicity and keep the first that still violates: for a real
@@ -167,17 +170,24 @@ def _gradient_mode(at: Callable[[jax.Array], jax.Array], box: Box) -> str:
         jax.eval_shape(jax.grad(f), jax.ShapeDtypeStruct((cont.size,), jnp.float64), x0)
         return "reverse"
     except Exception:  # noqa: BLE001 - reverse mode cannot trace this margin (e.g. a while_loop)
-        return "forward"
+        return "none"
 
 
-def _refiner(at: Callable[[jax.Array], jax.Array], box: Box, steps: int, rounds: int,
+def _refiner(at: Callable[[jax.Array], jax.Array], box: Box, steps: int,
              mode: str) -> Callable[[jax.Array], tuple[jax.Array, jax.Array]]:
-    """``x0 (d,) -> (margins (E,), rows (E, d))``: every point stage 2 evaluates from start ``x0``."""
+    """``x0 (d,) -> (margins (E,), rows (E, d))``: every point stage 2 evaluates from start ``x0``.
+
+    Each of the ``steps`` steps evaluates the margin and its gradient (continuous coordinates, in
+    unit coordinates) at the current point and at its ``Q`` discrete neighbours in one vmapped
+    call, moves to the best of them, then takes the normalised, projected gradient step
+    ``u <- clip(u - s_t g / ||g||, 0, 1)`` from there. With ``mode="none"`` the batch also holds
+    the compass points ``u +- s_t e_j`` of the ``c`` continuous coordinates and the move to the
+    best of the batch is the whole step. ``E = steps (1 + Q)``, or ``steps (1 + Q + 2 c)``.
+    """
     cont = box.continuous
-    offsets = jnp.asarray(_neighbour_offsets(box))
+    offsets = jnp.asarray(np.concatenate([np.zeros((1, box.d)), _neighbour_offsets(box)]))
     lo, hi = jnp.asarray(box.lo), jnp.asarray(box.hi)
-    n_steps = steps if cont.size else 0
-    schedule = jnp.asarray(STEP_HI * (STEP_LO / STEP_HI) ** (np.arange(n_steps) / max(n_steps - 1, 1)))
+    schedule = jnp.asarray(STEP_HI * (STEP_LO / STEP_HI) ** (np.arange(steps) / max(steps - 1, 1)))
 
     def with_unit(x: jax.Array, uc: jax.Array) -> jax.Array:
         real = box.real_from_unit_jax(box.to_unit_jax(x).at[cont].set(uc))
@@ -188,50 +198,46 @@ def _refiner(at: Callable[[jax.Array], jax.Array], box: Box, steps: int, rounds:
 
     if mode == "reverse":
         value_and_grad = jax.value_and_grad(f)
+    elif mode == "forward":
+        def value_and_grad(uc: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+            jac, value = jax.jacfwd(lambda u: (f(u, x), f(u, x)), has_aux=True)(uc)
+            return value, jac
     else:
         def value_and_grad(uc: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Array]:
-            return f(uc, x), jax.jacfwd(f)(uc, x)
+            return f(uc, x), jnp.zeros_like(uc)
+    compass = jnp.asarray(np.concatenate([np.eye(cont.size), -np.eye(cont.size)])) if mode == "none" else None
 
-    def keep_best(best: tuple[jax.Array, jax.Array], x: jax.Array, m: jax.Array) -> tuple[jax.Array, jax.Array]:
-        better = jnp.isfinite(m) & (m < best[1])
-        return jnp.where(better, x, best[0]), jnp.where(better, m, best[1])
-
-    def gradient_step(carry, s):
-        x, best = carry
-        uc = box.to_unit_jax(x)[cont]
-        m, g = value_and_grad(uc, x)
-        g = jnp.where(jnp.isfinite(g), g, 0.0)
-        norm = jnp.sqrt(jnp.sum(g * g))
-        uc_next = jnp.clip(uc - s * g / jnp.where(norm > 0, norm, 1.0), 0.0, 1.0)
-        return (with_unit(x, uc_next), keep_best(best, x, m)), (m, x)
-
-    def one_round(best, _):
-        xs, ms = [], []
-        if n_steps:
-            (_, best), (m_path, x_path) = jax.lax.scan(gradient_step, (best[0], best), schedule)
-            ms.append(m_path)
-            xs.append(x_path)
-        if offsets.shape[0]:
-            cand = jnp.clip(best[0][None, :] + offsets, lo, hi)
-            m_cand = jax.vmap(at)(cand)
-            safe = jnp.where(jnp.isfinite(m_cand), m_cand, jnp.inf)
-            j = jnp.argmin(safe)
-            best = keep_best(best, cand[j], safe[j])
-            ms.append(m_cand)
-            xs.append(cand)
-        return best, (jnp.concatenate(ms), jnp.concatenate(xs))
+    def step(carry, s):
+        x, best_x, best_m = carry
+        batch = jnp.clip(x[None, :] + offsets, lo, hi)  # the point and its discrete neighbours
+        if compass is not None and cont.size:
+            u0 = box.to_unit_jax(x)[cont]
+            moved = jax.vmap(lambda e: with_unit(x, jnp.clip(u0 + s * e, 0.0, 1.0)))(compass)
+            batch = jnp.concatenate([batch, moved])
+        uc = jax.vmap(box.to_unit_jax)(batch)[:, cont]
+        m, g = jax.vmap(value_and_grad)(uc, batch)
+        safe = jnp.where(jnp.isfinite(m), m, jnp.inf)
+        i = jnp.argmin(safe)
+        better = safe[i] < best_m
+        best_x, best_m = jnp.where(better, batch[i], best_x), jnp.where(better, safe[i], best_m)
+        base = jnp.where(safe[i] < safe[0], i, 0)
+        gi = jnp.where(jnp.isfinite(g[base]), g[base], 0.0)
+        norm = jnp.sqrt(jnp.sum(gi * gi))
+        u_next = jnp.clip(uc[base] - s * gi / jnp.where(norm > 0, norm, 1.0), 0.0, 1.0)
+        return (with_unit(batch[base], u_next), best_x, best_m), (m, batch)
 
     def refine(x0: jax.Array) -> tuple[jax.Array, jax.Array]:
-        best = (x0, jnp.asarray(jnp.inf))
-        _, (m, x) = jax.lax.scan(one_round, best, None, length=rounds)
+        _, (m, x) = jax.lax.scan(step, (x0, x0, jnp.asarray(jnp.inf)), schedule)
         return m.reshape(-1), x.reshape(-1, box.d)
 
     return refine
 
 
-def evaluations_per_start(box: Box, steps: int, rounds: int) -> int:
-    """Margin evaluations stage 2 spends on one start: ``rounds (steps + Q)``."""
-    return rounds * ((steps if box.continuous.size else 0) + _neighbour_offsets(box).shape[0])
+def evaluations_per_start(box: Box, steps: int, mode: str) -> int:
+    """Margin evaluations stage 2 spends on one start: ``steps (1 + Q)`` (``Q`` the discrete
+    neighbours), plus ``2 c`` per step for the compass moves of ``mode="none"``."""
+    compass = 2 * box.continuous.size if mode == "none" else 0
+    return steps * (1 + _neighbour_offsets(box).shape[0] + compass)
 
 
 # ----------------------------------------------------------------------------- stage 3: shrink
@@ -385,7 +391,7 @@ def falsify(
     budget: int,
     refine: float = 0.25,
     steps: int = 16,
-    rounds: int = 2,
+    gradient: str = "auto",
     shrink_starts: int = 4,
     shrink_passes: int = 3,
     chunk_size: int = 4096,
@@ -406,7 +412,10 @@ def falsify(
         share (``shrink_starts * shrink_passes * d * 19``) is reserved and spent only when a
         violation is found; stage 2 gets about ``refine * budget``; stage 1 the rest.
       refine: fraction of the budget for stage 2, in ``[0, 1)``.
-      steps, rounds: gradient steps per round and rounds per start in stage 2.
+      steps: steps per start in stage 2.
+      gradient: ``"auto"`` (``jax.grad``; compass moves where reverse mode cannot trace the
+        margin), ``"reverse"``, ``"forward"`` (``jax.jacfwd``: exact, but slow to compile through
+        loops) or ``"none"`` (compass and neighbour moves only; the cheapest to compile).
       shrink_starts, shrink_passes: violating points shrunk, and passes over the coordinates.
       chunk_size: margin evaluations per compiled call (stage 2 and 3 divide it by the
         evaluations of one start); peak memory scales with it.
@@ -431,7 +440,8 @@ def falsify(
     if isinstance(refine, (bool, np.bool_)) or not isinstance(refine, (int, float)) or not 0.0 <= refine < 1.0:
         raise ValueError(f"refine = {refine!r} must be a number in [0, 1)")
     steps = _int_at_least("steps", steps, 1)
-    rounds = _int_at_least("rounds", rounds, 1)
+    if gradient not in ("auto", "reverse", "forward", "none"):
+        raise ValueError(f"gradient = {gradient!r} must be 'auto', 'reverse', 'forward' or 'none'")
     shrink_starts = _int_at_least("shrink_starts", shrink_starts, 1)
     shrink_passes = _int_at_least("shrink_passes", shrink_passes, 1)
     chunk_size = _int_at_least("chunk_size", chunk_size, 1)
@@ -440,7 +450,10 @@ def falsify(
     if not jax.config.jax_enable_x64:
         raise ValueError("falsify needs float64: call jax.config.update('jax_enable_x64', True) first")
 
-    per_start = evaluations_per_start(box, steps, rounds)
+    at = _margin_at(margin, box)
+    _check_margin(at, box)
+    mode = _gradient_mode(at, box) if gradient == "auto" else gradient if box.continuous.size else "none"
+    per_start = evaluations_per_start(box, steps, mode)
     shrink_cost = shrink_starts * shrink_passes * box.d * CANDIDATES
     n_starts = int(refine * budget) // per_start if per_start else 0
     n_design = budget - n_starts * per_start - shrink_cost
@@ -448,16 +461,13 @@ def falsify(
         raise ValueError(f"budget = {budget} is too small: stage 3 reserves {shrink_cost} evaluations and stage 2 "
                          f"{n_starts * per_start}; give at least {n_starts * per_start + shrink_cost + 1} "
                          "or lower shrink_starts / shrink_passes")
-    at = _margin_at(margin, box)
-    _check_margin(at, box)
-    mode = _gradient_mode(at, box)
     path = None if store is None else Path(store)
     if path is not None:
         if path.exists() and not path.is_dir():
             raise ValueError(f"store = {str(path)!r} exists and is not a directory")
         path.mkdir(parents=True, exist_ok=True)
     attrs = {"margin": _margin_name(margin), "space": box.describe(), "budget": budget, "refine": float(refine),
-             "steps": steps, "rounds": rounds, "shrink_starts": shrink_starts, "shrink_passes": shrink_passes}
+             "steps": steps, "gradient": mode, "shrink_starts": shrink_starts, "shrink_passes": shrink_passes}
     common = dict(key=key, store=path, resume=resume, progress=progress, attrs=attrs)
     seconds: dict[str, float] = {}
 
@@ -473,7 +483,7 @@ def falsify(
     if n_starts:
         order = np.argsort(np.where(np.isfinite(m1), m1, np.inf), kind="stable")[:n_starts]
         starts = rows1[order]
-        out = _stage("refine", _refiner(at, box, steps, rounds, mode), starts, ("margin", "x"),
+        out = _stage("refine", _refiner(at, box, steps, mode), starts, ("margin", "x"),
                      {"margin": ("evaluation",), "x": ("evaluation", "coordinate")},
                      chunk=max(1, chunk_size // per_start), **common)
         m2, x2 = out["margin"].reshape(-1), out["x"].reshape(-1, box.d)
