@@ -206,17 +206,23 @@ TAIL_FROM, SENSING_STEPS = 100, 200
 RISE_TOLERANCE = 1e-12  # absolute; the relative error is computed to about 1e-15 (float64, entries of size 1)
 
 
+def _per_seed(build: Callable[[jax.Array], Any]) -> Any:
+    """``build(seed)`` for seed = 0..SEEDS-1, stacked leaf by leaf: one compiled call per seed, run
+    concretely even when first asked for inside a trace (the margins close over the result)."""
+    with jax.ensure_compile_time_eval():
+        fn = jax.jit(build)
+        return jax.tree.map(lambda *a: jnp.stack(a), *[fn(jnp.asarray(s)) for s in range(SEEDS)])
+
+
 @functools.cache
 def _gd_problems() -> tuple[sensing.Problem, jax.Array]:
     """Per seed s (stacked): the rank-1 problem of ``fold_in(key(2023), s)`` and the direction B of its init."""
-    with jax.ensure_compile_time_eval():
-        problems, directions = [], []
-        for s in range(SEEDS):
-            k_problem, k_init = jax.random.split(jax.random.fold_in(jax.random.key(2023), s))
-            problem = sensing.make_problem(k_problem, n=SENSING_N, rank=1, m=SENSING_M)
-            problems.append(problem)
-            directions.append(sensing.small_init(k_init, problem, K_MAX, 1.0))
-        return jax.tree.map(lambda *a: jnp.stack(a), *problems), jnp.stack(directions)
+    def build(s: jax.Array) -> tuple[sensing.Problem, jax.Array]:
+        k_problem, k_init = jax.random.split(jax.random.fold_in(jax.random.key(2023), s))
+        problem = sensing.make_problem(k_problem, n=SENSING_N, rank=1, m=SENSING_M)
+        return problem, sensing.small_init(k_init, problem, K_MAX, 1.0)
+
+    return _per_seed(build)
 
 
 def _errors(alg: sensing.Algorithm, problem: sensing.Problem, x0: jax.Array, steps: int) -> jax.Array:
@@ -254,15 +260,12 @@ SUBGM_N, SUBGM_M, SUBGM_STEPS, SUBGM_TARGET, SUBGM_SPREAD = 6, 80, 300, 1e-2, 1.
 @functools.cache
 def _subgm_problems() -> tuple[sensing.Problem, jax.Array, jax.Array]:
     """Per seed (stacked): a clean rank-1 problem, the init direction, and the key of its outliers."""
-    with jax.ensure_compile_time_eval():
-        problems, directions, keys = [], [], []
-        for s in range(SEEDS):
-            k_problem, k_init, k_noise = jax.random.split(jax.random.fold_in(jax.random.key(2022), s), 3)
-            problem = sensing.make_problem(k_problem, n=SUBGM_N, rank=1, m=SUBGM_M)
-            problems.append(problem)
-            directions.append(sensing.small_init(k_init, problem, K_MAX, 1.0))
-            keys.append(k_noise)
-        return jax.tree.map(lambda *a: jnp.stack(a), *problems), jnp.stack(directions), jnp.stack(keys)
+    def build(s: jax.Array) -> tuple[sensing.Problem, jax.Array, jax.Array]:
+        k_problem, k_init, k_noise = jax.random.split(jax.random.fold_in(jax.random.key(2022), s), 3)
+        problem = sensing.make_problem(k_problem, n=SUBGM_N, rank=1, m=SUBGM_M)
+        return problem, sensing.small_init(k_init, problem, K_MAX, 1.0), k_noise
+
+    return _per_seed(build)
 
 
 def _iterations_to(errors: jax.Array, target: float) -> jax.Array:

@@ -26,8 +26,8 @@ resumes from where it stopped. Shapes never change inside a stage: each stage co
    simpler values in order of simplicity and keep the first that still violates: for a real
    axis the value nearest 0 in the box, the two ends, then the value rounded and truncated
    (toward the simplest value) to 1, 2, ..., 8 significant digits; for an integer the value
-   nearest 0 and ``a + trunc((v - a) / 2^k)`` moving toward it, then ``v -+ 1``; for a choice the
-   earlier values. The simplest result (fewest digits, smallest integers, earliest choices) is
+   ``a`` nearest 0, then ``a + trunc((v - a) / 2^j)`` and ``v - trunc((v - a) / 2^j)``,
+   ``j = 1..9``, nearest ``a`` first; for a choice the earlier values. The simplest result (fewest digits, smallest integers, earliest choices) is
    reported; the way hypothesis shrinks.
 
 The counterexample and the shrunk point are re-evaluated alone, one jitted float64 call each;
@@ -278,9 +278,10 @@ def _candidates(box: Box, j: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Ar
     Real axis: the value nearest 0 in the box, the two ends, then ``x`` rounded and truncated to
     1..8 significant digits. A rounding that changes ``x`` has fewer digits, so it is simpler
     than an interior ``x``; an end of the box is simpler only than an interior value, and only
-    the value nearest 0 is simpler than an end. Integer axis: the value nearest 0, halvings of the
-    distance to it, one step toward it. Choice: the earlier values. A value already listed is
-    not valid again.
+    the value nearest 0 is simpler than an end. Integer axis ``v``: the value ``a`` nearest 0 and
+    ``a + trunc((v - a) / 2^j)``, ``v - trunc((v - a) / 2^j)`` for ``j = 1..9``, sorted by their
+    distance to ``a`` (a bisection toward ``a`` from both ends). Choice: the earlier values. A
+    value already listed is not valid again.
     """
     v = x[j]
     a = jnp.asarray(box.anchor)[j]
@@ -297,8 +298,10 @@ def _candidates(box: Box, j: jax.Array, x: jax.Array) -> tuple[jax.Array, jax.Ar
         cand = jnp.where(kind == REAL, real, cand)
         simpler = jnp.where(kind == REAL, real_simpler, simpler)
     if np.any(box.kinds != REAL):
-        k = jnp.arange(CANDIDATES - 2, 0, -1, dtype=jnp.float64)  # halvings, largest first: nearest a first
-        integer = jnp.concatenate([a[None], a + jnp.trunc((v - a) / 2.0**k), (v - jnp.sign(v - a))[None]])
+        halvings = 2.0 ** jnp.arange(1, (CANDIDATES - 1) // 2 + 1, dtype=jnp.float64)  # 2, 4, ..., 512
+        step = jnp.trunc((v - a) / halvings)
+        integer = jnp.concatenate([a[None], a + step, v - step])  # up from a, down from v
+        integer = integer[jnp.argsort(jnp.abs(integer - a), stable=True)]
         choice = jnp.concatenate([jnp.arange(CANDIDATES - 1, dtype=jnp.float64), (v - 1.0)[None]])
         discrete = jnp.clip(jnp.where(kind == INTEGER, integer, choice), lo, hi)
         cand = jnp.where(kind == REAL, cand, discrete)
