@@ -23,6 +23,7 @@ of ``SensingParams`` / ``RFTaskParams``, so ``SensingParams(**params)`` rebuilds
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -62,13 +63,14 @@ def space_from(strategy: Callable[..., Any], **ranges: Any) -> dict[str, Axis]:
     if unknown:
         raise ValueError(f"{strategy.__name__} has no range {unknown}; it has {sorted(defaults)}")
     chosen = {**defaults, **ranges}
+    hints = typing.get_type_hints(fields_type)
     space: dict[str, Axis] = {}
     for name in fields_type._fields:
         if name == "seed":
             space[name] = Integer(0, MAX_SEED)
             continue
         lo, hi = chosen[name]
-        if fields_type.__annotations__[name] in (int, "int"):
+        if hints[name] is int:
             space[name] = Integer(int(lo), int(hi))
         else:
             space[name] = Real(float(lo), float(hi), log=name in log_fields)
