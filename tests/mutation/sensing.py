@@ -49,14 +49,6 @@ MUTATIONS: list[Mutation] = [
         kind="factor",
     ),
     Mutation(
-        name="precgd_floor_min_instead_of_max",
-        file="sensing/algorithms.py",
-        old="lam = jnp.maximum(jnp.sqrt(jnp.mean(r * r)), _cast(floor, x))",
-        new="lam = jnp.minimum(jnp.sqrt(jnp.mean(r * r)), _cast(floor, x))",
-        tests=(REFERENCE,),
-        kind="swap",
-    ),
-    Mutation(
         name="scaled_gd_damping_sign",
         file="sensing/algorithms.py",
         old="p = h.T @ h + damping * jnp.eye(k, dtype=h.dtype)",
@@ -113,6 +105,14 @@ MUTATIONS: list[Mutation] = [
         new="w = packed_weights(n1)",
         tests=(REFERENCE, OPERATORS),
         kind="exponent",
+    ),
+    Mutation(
+        name="rank_one_same_key_for_both_vectors",
+        file="sensing/problem.py",
+        old="return RankOne(jax.random.normal(ka, (m, n1), dtype), jax.random.normal(kb, (m, n2), dtype))",
+        new="return RankOne(jax.random.normal(ka, (m, n1), dtype), jax.random.normal(ka, (m, n2), dtype))",
+        tests=(OPERATORS,),
+        kind="index",
     ),
     Mutation(
         name="completion_scale",
