@@ -187,3 +187,13 @@ def test_noise_models_have_their_documented_laws():
         assert u.max() > 1.0 - 10.0 / hit.sum()  # P(max < 1 - c/N) ~ exp(-c)
         assert u.mean() == pytest.approx(0.5, abs=4 * np.sqrt(1 / 12) / np.sqrt(hit.sum()))
         assert (s[hit] > 0).mean() == pytest.approx(0.5, abs=4 * 0.5 / np.sqrt(hit.sum()))  # symmetric sign
+
+
+def test_make_problem_adds_the_noise_to_the_clean_measurements():
+    """y - A(M*) is the sampled noise: for gaussian_noise(0.01), m = 120 values with standard deviation
+    0.01 (standard error of a sample standard deviation nu / sqrt(2 m) = 6.5 %; tolerance 4.5 of them,
+    seen 0.94)."""
+    problem = sensing.make_problem(jax.random.key(3), n=N, rank=2, m=M, symmetric=False, n2=N2,
+                                   noise=sensing.gaussian_noise(0.01))  # the sizes above: compiled sampler shared
+    s = np.asarray(problem.y - sensing.measure(problem.operator, (problem.truth.left, problem.truth.right)))
+    assert np.sqrt(np.mean(s**2)) == pytest.approx(0.01, rel=4.5 / np.sqrt(2 * M))
