@@ -97,7 +97,8 @@ def _truth(p1: jax.Array) -> jax.Array:
     "weight_bound", area="bounds", holds=True, budget=100_000,
     statement="The exact mixture regret is at most the weight bound: D_n <= min_eps [n eps - log W_eps], "
               "W_eps the prior weight of the KL ball of radius eps around the truth",
-    source="Barron's index of resolvability; Feder, Urbanke & Fogel 2025 (the universality lens), MATH.md §3",
+    source="Barron's index of resolvability; Feder, Urbanke & Fogel 2025 (the universality lens); "
+           "docs/bounds.md#weight-bound",
     space={**PRIOR_SPACE, "p0": Real(0.01, 0.99), "n": Integer(1, N_SAMPLES)},
     note="holds for any truth p0, inside the class or not; the smallest margin sits at the prior "
          "most concentrated away from the truth")
@@ -113,7 +114,7 @@ def weight_bound_margin(p: dict[str, jax.Array]) -> jax.Array:
 @_register(
     "barron_prior_bound", area="bounds", holds=True, budget=100_000,
     statement="For a truth inside a finite class, D_n <= -log w(theta0)",
-    source="Barron 1988; MATH.md §3 (exact references)",
+    source="Barron 1988; docs/bounds.md#finite-class-bound",
     space={**PRIOR_SPACE, "truth": Integer(0, K_HYPOTHESES - 1), "n": Integer(1, N_SAMPLES)},
     note="the bound is the n -> infinity limit of D_n; the margin is smallest for the lightest truth at n = 32")
 def barron_prior_margin(p: dict[str, jax.Array]) -> jax.Array:
@@ -127,7 +128,7 @@ def barron_prior_margin(p: dict[str, jax.Array]) -> jax.Array:
 @_register(
     "per_step_regret_monotone", area="bounds", holds=False, budget=2_000,
     statement="The per-step regret r_t = E D(p0 || q(.|x^{t-1})) of a fixed truth decreases in t",
-    source="a folklore belief; only the Bayes average over the prior is monotone (MATH.md §3)",
+    source="a folklore belief; only the Bayes average over the prior is monotone (docs/bounds.md#mixture-regret)",
     space={**PRIOR_SPACE, "p0": Real(0.01, 0.99)},
     note="false: with a U-shaped prior (a, b < 1) and a truth in the middle the predictive first "
          "moves toward the prior's mass, so r_t rises before it falls")
@@ -155,7 +156,7 @@ def _power_law(p: dict[str, jax.Array], modes: int = N_MODES) -> randfeat.Task:
     "more_is_better", area="randfeat", holds=True, budget=100_000,
     statement="At the optimal ridge the predicted test risk does not increase with the number of samples n "
               "or of features k",
-    source="Simon, Karkada, Ghosh & Belkin 2023 ('More is better'), Thm 1; randfeat.optimal_ridge",
+    source="Simon, Karkada, Ghosh & Belkin 2023 ('More is better'), Thm 1; docs/randfeat.md#more-is-better",
     space={**RF_SPACE, "n": Integer(8, 128), "k": Integer(8, 128)},
     note="relative margin min(R(n,k) - R(n+1,k), R(n,k) - R(n,k+1)) / R(n,k) plus 1e-9, the accuracy "
          "of optimal_ridge's grid and golden-section search")
@@ -173,7 +174,8 @@ RIDGES = np.concatenate([[0.0], np.logspace(-6, 2, 15)])
 @_register(
     "ridgeless_never_optimal", area="randfeat", holds=False, budget=4_000,
     statement="Some positive ridge always beats the ridgeless (interpolating) kernel ridge regressor",
-    source="the classical bias-variance intuition; refuted by 'More is better' Sec. 5 (overfitting is obligatory)",
+    source="the classical bias-variance intuition; refuted by 'More is better' Sec. 5 (overfitting is "
+           "obligatory, docs/randfeat.md#overfitting-threshold)",
     space={**RF_SPACE, "n": Integer(16, 128)},
     note="false where beta > alpha and the noise is small: there the closed form "
          "randfeat.overfitting_threshold(alpha, beta) > sigma_rel^2 says interpolation is optimal")
@@ -239,7 +241,8 @@ def _errors(alg: sensing.Algorithm, problem: sensing.Problem, x0: jax.Array, ste
     "monotone_error", area="sensing", holds=False, budget=1_500,
     statement="Symmetric over-parameterised GD (k > r) from a small init: the error ||X X^T - M*||_F decreases "
               "monotonically after the first 100 steps",
-    source="a natural reading of Xiong, Ding & Du 2023 (the symmetric tail is sublinear but smooth)",
+    source="a natural reading of Xiong, Ding & Du 2023 (the symmetric tail is sublinear but smooth; "
+           "docs/sensing.md#symmetric-overparam-tail)",
     space={"seed": Integer(0, SEEDS - 1), "rank": Integer(2, K_MAX), "alpha": Real(1e-3, 1e-1, log=True),
            "eta": Real(0.05, 0.25)},
     steps=8, shrink_starts=2, shrink_passes=2,
@@ -278,8 +281,8 @@ def _iterations_to(errors: jax.Array, target: float) -> jax.Array:
     "subgm_rank_independence", area="sensing", holds=False, budget=2_000,
     statement="SubGM from a small init (alpha <= 1e-3) under outliers: for every problem and init, the "
               "iterations to reach error 1e-2 with k = 3 columns are within a factor 1.3 of those with k = r = 1",
-    source="Ma & Fattahi 2022 (over-parameterised SubGM behaves like the exactly parameterised one); "
-           "the ma-fattahi-subgm study checks the median of the same ratio against 1.3",
+    source="Ma & Fattahi 2022 (over-parameterised SubGM behaves like the exactly parameterised one, "
+           "docs/sensing.md#subgm-claims); the ma-fattahi-subgm study checks the median of the same ratio against 1.3",
     space={"seed": Integer(0, SEEDS - 1), "rank": Integer(2, K_MAX), "alpha": Real(1e-6, 1e-3, log=True),
            "eta": Real(0.1, 0.5), "decay": Real(0.98, 0.995), "outliers": Real(0.0, 0.2)},
     steps=8, shrink_starts=2, shrink_passes=2,

@@ -37,8 +37,9 @@ class Result(NamedTuple):
 
     found: a point with a finite margin ``< 0`` was seen and its margin, re-evaluated alone in
       float64 (one jitted call, not batched), is ``< 0``.
-    counterexample, counterexample_margin: the most violating such point (name -> value) and its
-      re-evaluated margin (``None`` when not found).
+    counterexample, counterexample_margin: the most violating point of stages 1 and 2 (name ->
+      value) and its re-evaluated margin (``None`` when not found). Shrinking may pass through
+      points more violating still; ``min_margin`` counts them.
     shrunk, shrunk_margin: the simplest violating point that shrinking reached (smaller integers,
       fewer significant digits, the box's corners), re-evaluated the same way.
     evaluated: margin evaluations per stage, ``{"design": N1, "refine": N2, "shrink": N3}`` (a

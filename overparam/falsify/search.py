@@ -243,17 +243,15 @@ def evaluations_per_start(box: Box, steps: int, mode: str) -> int:
 # ----------------------------------------------------------------------------- stage 3: shrink
 
 
+_POWERS = np.asarray([float(f"1e{k}") for k in range(309)])  # 10^k correctly rounded (exact for k <= 22)
+
+
 def _power_of_ten(k: jax.Array) -> jax.Array:
-    """``10^k`` for integer-valued ``k >= 0`` (any shape) by binary powering: exact for ``k <= 22``
-    (every partial product is an exact float), correctly rounded nearly everywhere else; XLA's
-    ``pow`` is not exact even at small integers."""
-    out = jnp.ones_like(k)
-    rest = k
-    for b in range(9):  # 10^(2^b), b = 0..8 covers k < 512
-        bit = jnp.mod(rest, 2.0)
-        out = jnp.where(bit > 0, out * 10.0 ** (2**b), out)
-        rest = jnp.floor(rest / 2.0)
-    return out
+    """``10^k`` for integer-valued ``0 <= k`` (any shape), from a table: exact for ``k <= 22``,
+    correctly rounded up to ``10^308``, ``inf`` beyond. XLA's ``pow`` is not exact even at small
+    integers."""
+    table = jnp.asarray(np.append(_POWERS, np.inf))
+    return table[jnp.clip(k, 0, 309).astype(jnp.int32)]
 
 
 def _round_sig(x: jax.Array, s: jax.Array, toward: float) -> tuple[jax.Array, jax.Array]:

@@ -116,7 +116,7 @@ class Box(NamedTuple):
             log_lo = np.log(np.where(self.log, lo, 1.0))
             log_hi = np.log(np.where(self.log, hi, 1.0))
         real = np.where(self.log, np.exp(log_lo + u * (log_hi - log_lo)), lo + u * (hi - lo))
-        real = np.clip(real, lo, hi)
+        real = np.where(u <= 0.0, lo, np.where(u >= 1.0, hi, np.clip(real, lo, hi)))  # the ends exactly
         discrete = np.minimum(lo + np.floor(u * (hi - lo + 1.0)), hi)
         return np.where(self.kinds == REAL, real, discrete)
 
@@ -134,7 +134,8 @@ class Box(NamedTuple):
         lo, hi, log = jnp.asarray(self.lo), jnp.asarray(self.hi), jnp.asarray(self.log)
         safe = lambda v: jnp.log(jnp.where(log, v, 1.0))  # noqa: E731
         value = jnp.where(log, jnp.exp(safe(lo) + u * (safe(hi) - safe(lo))), lo + u * (hi - lo))
-        return jnp.clip(value, lo, hi)
+        exact = jnp.where(u <= 0.0, lo, jnp.where(u >= 1.0, hi, jnp.clip(value, lo, hi)))  # the ends exactly
+        return value + jax.lax.stop_gradient(exact - value)  # ... with the smooth map's derivative everywhere
 
     # ---------------------------------------------------------------- rows and parameters
 
