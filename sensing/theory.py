@@ -149,3 +149,32 @@ def sign_gradient_expectation(e: Array, phi_value: Any) -> Array:
     ``E[sign(g - s) g] = sqrt(2/pi) ||E|| exp(-s^2 / 2||E||^2)`` for ``g ~ N(0, ||E||^2)``.
     """
     return phi_value * e / jnp.linalg.norm(e)
+
+
+def symmetric_rank_dimension(n: int, rank: int) -> int:
+    """Dimension ``n r - r (r - 1) / 2`` of the manifold of ``n x n`` PSD matrices of rank ``r``.
+
+    ``{U W^T + W U^T : W in R^(n x r)}`` is its tangent space at ``M* = U U^T``: ``n r`` parameters
+    less the ``r (r - 1) / 2`` of the rotations ``U -> U R`` (docs/sensing.md#subgm-noise-floor).
+    """
+    n = _validate.integer("n", n, low=1)
+    rank = _validate.integer("rank", rank, low=1, high=n)
+    return n * rank - rank * (rank - 1) // 2
+
+
+def subgm_floor_constant(n: int, rank: int) -> Array:
+    """The constant ``C`` of ``subgm_noise_floor`` for Gaussian noise: ``sqrt(pi d / (2 n r))``, ``d`` as below.
+
+    Derived in this project (docs/sensing.md#subgm-noise-floor): near ``M*`` the l1 loss
+    ``(1/m) sum |<A_i, D> - s_i|`` on the tangent space (dimension
+    ``d = symmetric_rank_dimension(n, r)``) is, in expectation over the noise density ``f``,
+    ``E|s| + f(0) ||D||_F^2`` with the linear term ``-(1/m) sum sign(s_i) <A_i, D>``; its minimiser
+    is ``D = P_T((1/m) sum sign(s_i) A_i) / (2 f(0))`` (the least-absolute-deviation estimate), and
+    as ``E||P_T A||_F^2 = d`` (``E[A^* A] = I``), ``E||D||_F^2 = d / (4 f(0)^2 m)``. For
+    ``s ~ N(0, nu^2)``, ``f(0) = 1 / (sqrt(2 pi) nu)``, so ``||X X^T - M*||_F -> nu sqrt(pi d / (2 m))``
+    ``= C nu sqrt(n r / m)``. Holds for ``m >> d`` and small ``nu`` (the quadratic expansion);
+    ``||D||_F^2`` is a sum of ``d`` comparable squares, so one run deviates from it by about
+    ``1 / sqrt(2 d)`` relative. ``C -> sqrt(pi / 2) = 1.2533`` for ``n >> r``.
+    """
+    d = symmetric_rank_dimension(n, rank)
+    return jnp.sqrt(jnp.asarray(math.pi * d / (2.0 * n * rank), jnp.result_type(float)))
