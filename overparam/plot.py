@@ -3,43 +3,87 @@
 Conventions (the same in every study figure):
 
 * theory is drawn as lines (:func:`theory_line`), experiments as markers with error bars over
-  seeds (:func:`error_bars`) or as curves with an error band over seeds (:func:`curves`);
+  seeds (:func:`error_bars`, :func:`log_error_bars`) or as curves with a band over seeds
+  (:func:`curves`, :func:`log_band`);
 * axes are labelled, and power laws are shown on log scales;
+* on a log axis the spread over seeds is drawn in log space: the centre is the geometric mean and
+  the band runs between quantiles (:func:`geometric_mean_band`), never mean +- standard error,
+  whose lower end can fall far below every seed (or below zero) when the seeds differ by orders
+  of magnitude;
 * :func:`save` writes PNG and SVG side by side.
 
-Nothing here touches the global matplotlib state: :func:`figure` builds a
-:class:`matplotlib.figure.Figure` directly (rendered by the Agg canvas on save), so the helpers
-work the same in a script, a test and a Jupyter kernel with any backend.
+Where the figures go: in a Jupyter kernel whose matplotlib backend is the inline one,
+:func:`figure` creates the figure through :mod:`matplotlib.pyplot`, so it is shown below the cell
+that made it (as any pyplot figure is; ending the cell with ``fig`` shows it a second time).
+Everywhere else (scripts, tests, sweeps, a kernel with ``MPLBACKEND=Agg``) it builds a
+:class:`matplotlib.figure.Figure` with the Agg canvas that pyplot never sees: no window, no
+global state, nothing kept alive after the last reference goes. :func:`save` (and the study
+engine, through the figure's ``_overparam_close`` hook) closes a pyplot figure after writing it
+unless matplotlib is in interactive mode, so a long sweep does not accumulate open figures.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["curves", "error_bars", "figure", "mean_sem", "save", "theory_line"]
+__all__ = ["close", "curves", "error_bars", "figure", "geometric_mean_band", "inline_kernel", "log_band",
+           "log_error_bars", "mean_sem", "save", "theory_line"]
 
 FORMATS: tuple[str, ...] = ("png", "svg")
+
+
+def inline_kernel() -> bool:
+    """Whether this process is a Jupyter (IPython) kernel whose matplotlib backend is the inline one."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    backend = str(matplotlib.rcParams._get_backend_or_none() or "")  # None: not chosen yet (pyplot picks inline)
+    return backend == "" or "inline" in backend.lower()
 
 
 def figure(nrows: int = 1, ncols: int = 1, *, width: float = 4.2, height: float = 3.4) -> tuple[Figure, np.ndarray]:
     """A new figure with an ``(nrows, ncols)`` object array of axes, each ``width x height`` inches.
 
-    The figure uses the Agg canvas and is not registered with pyplot, so it never opens a window
-    and never leaks between tests.
+    In a Jupyter kernel with the inline backend (:func:`inline_kernel`) the figure is made by
+    ``pyplot.figure`` and shows below the cell; elsewhere it is a plain Agg figure that pyplot never
+    sees (no window, no global state). Either way it saves the same, and :func:`close` (called by
+    :func:`save` when matplotlib is not interactive) releases a pyplot one.
     """
     if nrows < 1 or ncols < 1:
         raise ValueError(f"nrows and ncols must be >= 1, got nrows={nrows}, ncols={ncols}")
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
-    FigureCanvasAgg(fig)
+    size = (width * ncols, height * nrows)
+    if inline_kernel():
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=size, layout="constrained")
+    else:
+        fig = Figure(figsize=size, layout="constrained")
+        FigureCanvasAgg(fig)
+    fig._overparam_close = lambda: _close_unless_interactive(fig)  # the study engine calls it after saving
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
+
+
+def close(fig: Figure) -> None:
+    """Release ``fig`` from pyplot if pyplot holds it (a figure made in a kernel); otherwise nothing to do."""
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)  # a figure pyplot does not hold is left alone
+
+
+def _close_unless_interactive(fig: Figure) -> None:
+    if not matplotlib.is_interactive():
+        close(fig)
 
 
 def mean_sem(da: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.DataArray]:
@@ -56,6 +100,87 @@ def mean_sem(da: xr.DataArray, dim: str = "seed") -> tuple[xr.DataArray, xr.Data
     std = finite.std(dim, ddof=1)
     sem = (std / np.sqrt(count.clip(min=1))).where(count > 1, 0.0)
     return mean, sem
+
+
+def geometric_mean_band(
+    da: xr.DataArray, dim: str = "seed", quantiles: tuple[float, float] = (0.25, 0.75)
+) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Geometric mean of ``da`` over ``dim`` and its ``quantiles``: the centre and band for a log axis.
+
+    ``centre = exp(mean(log x))`` over the finite positive values along ``dim``; ``low``, ``high``
+    are ``exp`` of the ``quantiles`` of ``log x`` (linear interpolation between the sorted logs,
+    i.e. geometric interpolation between seeds). Entries with no finite positive value are NaN.
+    Centre and band always lie between the smallest and largest seed, which ``mean -+ sem`` does
+    not; with two seeds the centre is the band's middle in log space, with more it may fall
+    outside the quantile band of a skewed sample. If ``dim`` is not a dimension of ``da``, returns
+    ``(da, da, da)``.
+    """
+    q_low, q_high = quantiles
+    if not 0.0 <= q_low <= q_high <= 1.0:
+        raise ValueError(f"quantiles={quantiles!r} must satisfy 0 <= low <= high <= 1")
+    if dim not in da.dims:
+        return da, da, da
+    logs = np.log(da.where(np.isfinite(da) & (da > 0)))
+    centre = np.exp(logs.mean(dim))
+    low = np.exp(logs.quantile(q_low, dim=dim).drop_vars("quantile"))
+    high = np.exp(logs.quantile(q_high, dim=dim).drop_vars("quantile"))
+    return centre, low, high
+
+
+def log_band(
+    ax: Axes,
+    da: xr.DataArray,
+    x: str = "step",
+    *,
+    over: str = "seed",
+    label: str | None = None,
+    quantiles: tuple[float, float] = (0.25, 0.75),
+    **line_kwargs: object,
+) -> object:
+    """Draw ``da`` against coordinate ``x`` on a log y axis: the geometric mean over ``over`` and a quantile band.
+
+    ``da`` must have the dimensions ``{x}`` and, optionally, ``{over}``. The line is
+    :func:`geometric_mean_band`'s centre, the shaded band its ``quantiles``; non-positive points
+    are left out. Sets the y scale to log and returns the line.
+    """
+    extra = [d for d in da.dims if d not in (x, over)]
+    if x not in da.dims or extra:
+        raise ValueError(f"log_band needs dimensions ({x!r}[, {over!r}]), got {tuple(da.dims)}; select the others first")
+    centre, low, high = (np.asarray(a.transpose(x).values, dtype=float) for a in geometric_mean_band(da, over, quantiles))
+    xs = np.asarray(da[x].values, dtype=float)
+    keep = np.isfinite(centre) & (centre > 0)
+    (line,) = ax.plot(xs[keep], centre[keep], label=label, **line_kwargs)
+    if over in da.dims and da.sizes[over] > 1:
+        ax.fill_between(xs[keep], low[keep], high[keep], color=line.get_color(), alpha=0.2, linewidth=0)
+    ax.set_yscale("log")
+    return line
+
+
+def log_error_bars(
+    ax: Axes,
+    x: Sequence[float] | np.ndarray,
+    da: xr.DataArray,
+    label: str,
+    *,
+    over: str = "seed",
+    quantiles: tuple[float, float] = (0.25, 0.75),
+    **kwargs: object,
+) -> object:
+    """Markers at the geometric mean of ``da`` over ``over`` with bars from its ``quantiles`` (log axes).
+
+    ``da`` has the dimension ``over`` and one more, of the length of ``x``. Sets both scales to log.
+    """
+    centre, low, high = (np.asarray(a.values, dtype=float) for a in geometric_mean_band(da, over, quantiles))
+    x = np.asarray(x, dtype=float)
+    if not (x.shape == centre.shape):
+        raise ValueError(f"x has shape {x.shape} but the geometric mean over {over!r} has shape {centre.shape}")
+    yerr = np.clip(np.stack([centre - low, high - centre]), 0.0, None)  # a skewed sample: no bar on that side
+    style: dict[str, object] = {"fmt": "o", "markersize": 5, "capsize": 3, "linestyle": "none"}
+    style.update(kwargs)
+    bars = ax.errorbar(x, centre, yerr=np.where(np.isfinite(yerr), yerr, 0.0), label=label, **style)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return bars
 
 
 def _format_value(v: object) -> str:
@@ -77,14 +202,17 @@ def curves(
     logy: bool = True,
     label: Callable[[object], str] | str | None = None,
     ylabel: str | None = None,
+    quantiles: tuple[float, float] = (0.25, 0.75),
     **line_kwargs: object,
 ) -> list[object]:
-    """Plot ``ds[var]`` against coordinate ``x``: one line per value of ``hue``, mean over ``over``.
+    """Plot ``ds[var]`` against coordinate ``x``: one line per value of ``hue``, centred over ``over``.
 
     ``ds[var]`` (or ``ds`` itself when it is a DataArray) must have exactly the dimensions
     ``{x}``, ``{hue}`` (if given) and ``{over}`` (if present) -- select the other grid axes
-    first (``ds.sel(rank=3)``). The line is the mean over ``over`` (seeds) and, when ``band``,
-    the shaded band is mean +- one standard error (:func:`mean_sem`). ``label`` is a format
+    first (``ds.sel(rank=3)``). On a log y axis (``logy``) the line is the geometric mean over
+    ``over`` (seeds) and, when ``band``, the shaded band runs between the ``quantiles``
+    (:func:`geometric_mean_band`); on a linear axis they are the mean and mean +- one standard
+    error (:func:`mean_sem`). ``label`` is a format
     string with ``{hue}`` and ``{value}`` fields, or a callable of the hue value. Returns the
     line artists.
     """
@@ -101,15 +229,17 @@ def curves(
             f"{name!r} has dimensions {tuple(extra)} besides x={x!r}, hue={hue!r} and over={over!r}; "
             f"select them first, e.g. ds.sel({extra[0]}=...)"
         )
-    mean, sem = mean_sem(da, over)
+    if logy:
+        mean, lower, upper = geometric_mean_band(da, over, quantiles)
+    else:
+        mean, sem = mean_sem(da, over)
+        lower, upper = mean - sem, mean + sem
     hue_values = list(mean[hue].values) if hue else [None]
     xs = np.asarray(mean[x].values, dtype=float)
     lines = []
     for value in hue_values:
-        m = mean.sel({hue: value}) if hue else mean
-        s = sem.sel({hue: value}) if hue else sem
-        m = np.asarray(m.transpose(x).values, dtype=float)
-        s = np.asarray(s.transpose(x).values, dtype=float)
+        m, lo, hi = (np.asarray((a.sel({hue: value}) if hue else a).transpose(x).values, dtype=float)
+                     for a in (mean, lower, upper))
         if callable(label):
             text = label(value)
         elif isinstance(label, str):
@@ -118,10 +248,7 @@ def curves(
             text = f"{hue} = {_format_value(value)}" if hue else str(name)
         keep = np.isfinite(m) & (m > 0 if logy else True) & (xs > 0 if logx else True)
         (line,) = ax.plot(xs[keep], m[keep], label=text, **line_kwargs)
-        if band and np.any(s[keep] > 0):
-            lo, hi = m - s, m + s
-            if logy:
-                lo = np.where(lo > 0, lo, m / 10.0)
+        if band and np.any(hi[keep] > lo[keep]):
             ax.fill_between(xs[keep], lo[keep], hi[keep], color=line.get_color(), alpha=0.2, linewidth=0)
         lines.append(line)
     _scales(ax, logx, logy)
@@ -162,7 +289,11 @@ def error_bars(
 
 
 def save(fig: Figure, out: str | Path, stem: str, *, dpi: int = 120) -> list[Path]:
-    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` and return the two paths."""
+    """Write ``fig`` as ``out/stem.png`` and ``out/stem.svg`` and return the two paths.
+
+    A figure pyplot holds (one made in a kernel) is closed afterwards unless matplotlib is in
+    interactive mode, so scripts and sweeps do not accumulate open figures.
+    """
     if not stem or "/" in stem:
         raise ValueError(f"stem must be a plain file name without '/', got {stem!r}")
     out = Path(out)
@@ -174,6 +305,7 @@ def save(fig: Figure, out: str | Path, stem: str, *, dpi: int = 120) -> list[Pat
         path = out / f"{stem}.{fmt}"
         fig.savefig(path, format=fmt, dpi=dpi)
         paths.append(path)
+    _close_unless_interactive(fig)
     return paths
 
 

@@ -13,6 +13,8 @@ import jax.numpy as jnp
 from jax.scipy.special import erf
 
 from sensing import _validate
+from sensing.operators import Completion, PackedGaussian, dense_matrices, measure
+from sensing.problem import Problem, Truth
 
 Array = jax.Array
 
@@ -149,6 +151,144 @@ def sign_gradient_expectation(e: Array, phi_value: Any) -> Array:
     ``E[sign(g - s) g] = sqrt(2/pi) ||E|| exp(-s^2 / 2||E||^2)`` for ``g ~ N(0, ||E||^2)``.
     """
     return phi_value * e / jnp.linalg.norm(e)
+
+
+# ----------------------------------------------------------------------------- over-parameterised GD: masks, finite m, the alpha lower bound
+
+
+def masked_asymmetric_rate(step_size: Any, f0: Array, g0: Array, mask: Array) -> Array:
+    """``eta lambda_min(D0)`` over the active columns only, ``D0 = F0^T F0 - G0^T G0`` (docs/sensing.md#asymmetric-rate).
+
+    A rank-``k`` start zero-padded to ``k_max`` columns (``f0 * sensing.rank_mask(k_max, k)``) has
+    zero rows and columns in ``D0`` at the padded positions, so the plain ``asymmetric_rate`` would
+    return 0. Here the padded block is replaced by ``c I`` with ``c = 2 ||D0||_F`` (above every
+    eigenvalue of the active block), so ``lambda_min`` runs over the ``k`` active columns exactly:
+    the result equals ``asymmetric_rate(step_size, f0[:, :k], g0[:, :k])``. ``f0`` ``(n1, k_max)``,
+    ``g0`` ``(n2, k_max)``, ``mask`` ``(k_max,)`` of zeros and ones (any real dtype, may be traced, at
+    least one 1); returns a scalar.
+    """
+    _validate.real("step_size", step_size, low=0.0)
+    _check_factor_pair(f0, g0)
+    if jnp.shape(mask) != (jnp.shape(f0)[1],):
+        raise ValueError(f"mask has shape {jnp.shape(mask)}; allowed: ({jnp.shape(f0)[1]},), one entry per column")
+    _validate.real("mask", mask, low=0.0, high=1.0)
+    d = imbalance(f0, g0)
+    w = jnp.asarray(mask, d.dtype)
+    c = 2.0 * jnp.linalg.norm(d)
+    restricted = d * jnp.outer(w, w) + jnp.diag((1.0 - w) * c)
+    return step_size * jnp.linalg.eigvalsh(restricted)[0]
+
+
+def gauss_newton_tail_rate(step_size: Any, operator: Any, f: Array, g: Array, rank: int,
+                           active: Any = None) -> Array:
+    """Tail rate ``-log(1 - eta lambda_+)`` of asymmetric GD with a finite operator (docs/sensing.md#gauss-newton-tail-rate).
+
+    ``lambda_+`` is the smallest non-zero eigenvalue of the Gauss-Newton matrix
+    ``H = (1/m) J^T J`` at factors ``f`` ``(n1, k_cols)``, ``g`` ``(n2, k_cols)`` near the limit, where
+    row ``i`` of ``J`` is the gradient ``(vec(A_i G), vec(A_i^T F))`` of ``<A_i, F G^T>``. At a
+    noiseless limit (``F G^T = M*``, zero residual) ``H`` is the Hessian of the loss
+    ``(1/2m) sum_i r_i^2``, GD moves a perturbation by ``I - eta H``, and the directions along the set
+    of minimisers are the null space of ``H``; the error therefore decays like
+    ``(1 - eta lambda_+)^t``. The null space has dimension ``n1 (k - r) + k r`` when ``F`` has full
+    column rank ``k`` and ``G`` rank ``r`` (the limit of over-parameterised GD from a small start,
+    whose imbalance ``F^T F - G^T G`` stays positive definite), plus ``(n1 + n2)`` for every
+    zero-padded column: ``k = active`` columns are active (default: all ``k_cols``; may be traced).
+
+    With ``operator="population"`` this equals ``asymmetric_tail_rate`` (``lambda_+ = lambda_min(F^T
+    F)``); with ``m`` Gaussian measurements it includes the finite-``m`` splitting of the slow mode,
+    about ``(1 - sqrt((n2 - r) / m))^2`` times the population rate. Any operator that measures an
+    asymmetric ``F G^T`` (not ``PackedGaussian``); forms all ``m`` sensing matrices
+    (``dense_matrices``, memory ``m n1 n2``) and one symmetric eigenproblem of size
+    ``(n1 + n2) k_cols``. Needs ``0 <= eta lambda_+ < 1``. Returns a scalar.
+    """
+    _validate.real("step_size", step_size, low=0.0)
+    _check_factor_pair(f, g)
+    if isinstance(operator, PackedGaussian):
+        raise ValueError("operator is a PackedGaussian, which measures only sym(F G^T); allowed: an operator of an "
+                         "asymmetric problem (DenseGaussian, RankOne, Completion)")
+    n1, k_cols = jnp.shape(f)
+    n2 = jnp.shape(g)[0]
+    rank = _validate.integer("rank", rank, low=1, high=min(n1, n2, k_cols))
+    if active is None:
+        active = k_cols
+    else:
+        _validate.real("active", active, low=float(rank), high=float(k_cols))
+    a = dense_matrices(operator, (n1, n2)).astype(f.dtype)
+    m = a.shape[0]
+    jf = jnp.einsum("mij,jc->mic", a, g).reshape(m, n1 * k_cols)
+    jg = jnp.einsum("mij,ic->mjc", a, f).reshape(m, n2 * k_cols)
+    jac = jnp.concatenate([jf, jg], axis=1)
+    lam = jnp.linalg.eigvalsh(jac.T @ jac / m)
+    k = jnp.asarray(active).astype(jnp.int32)
+    nullity = (n1 + n2) * k_cols - (n1 * rank + k * n2 - k * rank)
+    return -jnp.log1p(-step_size * lam[nullity])
+
+
+def symmetric_doubling_ratio(t: Any, step_size: Any, s0: Any) -> Array:
+    """Predicted ``e(t) / e(t/2)`` of symmetric over-parameterised GD: ``(1 + eta s0 t) / (1 + 2 eta s0 t)``.
+
+    The ratio ``spurious_eigenvalue(t) / spurious_eigenvalue(t/2)`` of the plateau law
+    ``s_t = s0 / (1 + 2 eta s0 t)`` (docs/sensing.md#symmetric-overparam-tail): above ``1/2`` at
+    every finite ``t`` and tending to ``1/2`` (the ``1/t`` tail) once ``eta s0 t >> 1``; a linear
+    method has a ratio that tends to 0. Broadcasts over its arguments.
+    """
+    x = step_size * s0 * t
+    return (1.0 + x) / (1.0 + 2.0 * x)
+
+
+def spurious_mode_lower_bound(t: Any, step_size: Any, f0: Any, g0: Any) -> Array:
+    """Lower bound ``f0 g0 ((1 - eta f0^2)(1 - eta g0^2))^t`` on a spurious mode ``f_t g_t`` of asymmetric GD.
+
+    A scalar mode fitted to 0 (docs/sensing.md#alpha-lower-bound) follows exactly
+    ``f <- f (1 - eta g^2)``, ``g <- g (1 - eta f^2)``. With ``0 < g0 <= f0`` and ``eta f0^2 < 1``
+    both factors stay positive and shrink, so ``f_t^2 <= f0^2`` and ``g_t^2 <= g0^2`` and, by
+    induction, ``f_t g_t >= f0 g0 ((1 - eta f0^2)(1 - eta g0^2))^t``: no rate above
+    ``-log(1 - eta f0^2) - log(1 - eta g0^2)``, which is ``(10/9) eta alpha^2`` for ``f0 = alpha``,
+    ``g0 = alpha / 3``. Broadcasts over its arguments.
+    """
+    return f0 * g0 * jnp.power((1.0 - step_size * f0**2) * (1.0 - step_size * g0**2), t)
+
+
+def spurious_mode_rate(step_size: Any, f0: Any, g0: Any) -> Array:
+    """Limit rate ``-log(1 - eta (f0^2 - g0^2))`` per step of a spurious mode (docs/sensing.md#alpha-lower-bound).
+
+    As ``g_t -> 0`` the mode contracts by ``(1 - eta g^2)(1 - eta f^2) -> 1 - eta D`` with
+    ``D = f^2 - g^2``, which one step multiplies by exactly ``1 - eta^2 (f g)^2`` (the
+    ``balance_increment`` of a scalar mode). Summing the geometric tail, the limit ``D_inf`` is
+    below ``D0`` by a relative amount at most ``eta (f0 g0)^2 / (2 D_inf)`` (``eta alpha^2 / 16`` for
+    ``g0 = alpha / 3``): this function, evaluated at ``D0``, overestimates the rate by at most that.
+    """
+    return -jnp.log1p(-step_size * (f0**2 - g0**2))
+
+
+def lower_bound_example(n: int, rank: int, k: int, alpha: Any, right_scale: Any = None,
+                        dtype: Any = None) -> tuple[Problem, tuple[Array, Array]]:
+    """The example behind "the alpha dependence of the asymmetric rate cannot be removed": a problem and its start.
+
+    Population operator on ``M* = diag(1, ..., 1, 0, ..., 0)`` (``n x n``, ``rank`` ones;
+    ``L* = R* = [I_r; 0]``) and ``F0 = alpha [I_k; 0]``, ``G0 = beta [I_k; 0]`` with ``beta = alpha / 3``
+    (default, as ``small_init``). Everything stays diagonal under GD, so the ``k - r`` columns beyond
+    the rank are independent scalar modes fitted to 0 with ``(f0, g0) = (alpha, beta)``: the
+    relative error obeys ``||F_t G_t^T - M*||_F / ||M*||_F >= sqrt((k - r) / r) f_t g_t >=
+    sqrt((k - r) / r) spurious_mode_lower_bound(t, eta, alpha, beta)`` and its tail rate is
+    ``spurious_mode_rate(eta, alpha, beta)``, about ``eta (8/9) alpha^2`` (docs/sensing.md#alpha-lower-bound).
+    Returns ``(problem, (F0, G0))``; ``F0, G0`` ``(n, k)``. Needs ``rank < k <= n``.
+    """
+    n = _validate.integer("n", n, low=2)
+    rank = _validate.integer("rank", rank, low=1, high=n - 1)
+    k = _validate.integer("k", k, low=rank + 1, high=n)
+    _validate.real("alpha", alpha, low=0.0, low_open=True)
+    if right_scale is not None:
+        _validate.real("right_scale", right_scale, low=0.0, low_open=True)
+    dtype = jnp.zeros(()).dtype if dtype is None else jnp.dtype(dtype)
+    alpha = jnp.asarray(alpha, dtype)
+    beta = alpha / 3.0 if right_scale is None else jnp.asarray(right_scale, dtype)
+    factor = jnp.eye(n, rank, dtype=dtype)
+    idx = jnp.arange(n * n)
+    op = Completion(idx // n, idx % n, jnp.asarray(float(n), dtype))
+    problem = Problem(op, measure(op, (factor, factor)), Truth(factor, factor, factor @ factor.T))
+    basis = jnp.eye(n, k, dtype=dtype)
+    return problem, (alpha * basis, beta * basis)
 
 
 def symmetric_rank_dimension(n: int, rank: int) -> int:
