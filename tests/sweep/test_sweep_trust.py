@@ -419,6 +419,71 @@ def test_signal_stops_at_a_chunk_boundary_keeps_finished_chunks_and_resume_does_
     np.testing.assert_array_equal(ds.x.values, run_slow(None).x.values)
 
 
+HUNG_SCRIPT = textwrap.dedent(
+    """
+    import os
+    import sys
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_num_cpu_devices", 2)
+    jax.config.update("jax_enable_x64", True)
+    import overparam.sweep as sweep
+    from overparam import store
+
+    def point(cfg, key):  # chunk 0 (slow = 0) is quick, chunk 1 (slow = 1) runs for hours
+        n = jnp.where(cfg["slow"] > 0, 10**12, 10)
+        return {{"x": jax.lax.fori_loop(0, n, lambda i, x: jnp.cos(x), jax.random.normal(key))}}
+
+    original = store.Writer.write_chunk
+
+    def write(self, chunk, outputs):
+        original(self, chunk, outputs)
+        print("written", chunk, flush=True)
+
+    store.Writer.write_chunk = write
+    try:
+        sweep.run(point, {{"slow": [0, 1], "seed": [0, 1]}}, key=jax.random.key(0), chunk_size=2, store={path!r},
+                  progress=False)
+    except sweep.Interrupted:
+        print("INTERRUPTED", flush=True)
+        sys.exit(3)
+    except KeyboardInterrupt:  # control is back at once; the hung computation would keep a normal exit waiting
+        print("ABORTED", flush=True)
+        os._exit(4)
+    """
+)
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_a_second_signal_stops_a_hung_chunk_at_once_and_the_store_stays_consistent(tmp_path, sig):
+    import signal
+    import time
+
+    path = tmp_path / "s"
+    script = tmp_path / "hung.py"
+    script.write_text(HUNG_SCRIPT.format(path=str(path)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert proc.stdout.readline().strip() == "written 0"
+    proc.send_signal(getattr(signal, sig))
+    time.sleep(1.0)
+    assert proc.poll() is None  # the first signal waits for the chunk in flight, which is hung
+    proc.send_signal(getattr(signal, sig))
+    start = time.perf_counter()
+    guard = threading.Timer(60, proc.kill)  # a regression must not hang the suite
+    guard.start()
+    out, err = proc.communicate()
+    guard.cancel()
+    assert time.perf_counter() - start < 30
+    if sig == "SIGINT":
+        assert proc.returncode == 4 and out.strip() == "ABORTED", err[-2000:]
+    else:  # the default SIGTERM: the process ends by the signal
+        assert proc.returncode == -signal.SIGTERM, err[-2000:]
+    assert f"{sig} received; stopping after the chunk in flight" in err
+    report = store.verify(path)
+    assert (report.finished, report.total, report.damaged, report.missing) == (1, 2, (), ())
+
+
 def test_handlers_are_installed_during_a_sweep_restored_after_and_not_installed_off_the_main_thread(tmp_path,
                                                                                                      monkeypatch):
     import signal
