@@ -539,9 +539,14 @@ def run(
         bar.close()
     if stop.received:
         finished = len(owned) - len(todo) + written
-        where = (f"the {finished} finished chunks are in the store {str(store)!r}; run again with resume=True "
-                 f"(or --resume) to compute the other {len(owned) - finished}") if store is not None else \
-            "nothing was kept (no store): pass store= to make a sweep resumable, then run again with resume=True"
+        if store is None:
+            where = "nothing was kept (no store): pass store= to make a sweep resumable, then run again with resume=True"
+        elif finished == len(owned):
+            where = (f"every chunk is finished and in the store {str(store)!r}; run again with resume=True "
+                     "(or --resume) to read it back")
+        else:
+            where = (f"the {finished} finished chunks are in the store {str(store)!r}; run again with resume=True "
+                     f"(or --resume) to compute the other {len(owned) - finished}")
         raise Interrupted(f"sweep interrupted by {stop.received} after {finished} of {len(owned)} chunks; {where}",
                           signal=stop.received, store=None if store is None else str(store), finished=finished,
                           total=len(owned))
