@@ -385,7 +385,7 @@ def run_slow(path, **kw):
     return sweep.run(slow_point, SLOW_GRID, key=jax.random.key(9), chunk_size=8, store=path, progress=False, **kw)
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])  # same path
 def test_signal_stops_at_a_chunk_boundary_keeps_finished_chunks_and_resume_does_the_rest(tmp_path, monkeypatch, sig):
     import signal
 
@@ -454,7 +454,7 @@ HUNG_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [pytest.param("SIGINT", marks=pytest.mark.slow), "SIGTERM"])
 def test_a_second_signal_stops_a_hung_chunk_at_once_and_the_store_stays_consistent(tmp_path, sig):
     import signal
     import time
