@@ -27,12 +27,14 @@ resumes from where it stopped. Shapes never change inside a stage: each stage co
    axis the value nearest 0 in the box, the two ends, then the value rounded and truncated
    (toward the simplest value) to 1, 2, ..., 8 significant digits; for an integer the value
    ``a`` nearest 0, then ``a + trunc((v - a) / 2^j)`` and ``v - trunc((v - a) / 2^j)``,
-   ``j = 1..9``, nearest ``a`` first; for a choice the earlier values. The simplest result (fewest digits, smallest integers, earliest choices) is
-   reported; the way hypothesis shrinks.
+   ``j = 1..9``, nearest ``a`` first; for a choice the earlier values. The simplest result
+   (fewest digits, smallest integers, earliest choices: :func:`complexity`) is reported; the way
+   hypothesis shrinks.
 
 The counterexample and the shrunk point are re-evaluated alone, one jitted float64 call each;
 only a point whose re-evaluated margin is finite and ``< 0`` is reported. NaN and infinite
-margins are counted and reported with examples, never taken as counterexamples.
+margins are counted and reported with examples, never taken as counterexamples. The user guide,
+with the gallery as examples, is docs/falsify.md#stages.
 """
 
 from __future__ import annotations
