@@ -44,14 +44,11 @@ def numpy_subgm(a: np.ndarray, y: np.ndarray, x0: np.ndarray, m_star: np.ndarray
 
 def main() -> None:
     args = harness.argument_parser(__doc__.splitlines()[0]).parse_args()
-    setup = study.SETUPS["quick"]
-    axes = dict(setup.axes)
-    if args.quick:
-        axes.update(init_scale=(1e-5, 1e-1), outliers=(0.0, 0.6), seed=(0, 1))
-    grid = {"rank": axes["rank"], "init_scale": axes["init_scale"], "outliers": axes["outliers"],
-            "noise": (0.0,), "seed": axes["seed"]}
+    overrides = {"init_scale": (1e-12, 1e-1), "outliers": (0.0, 0.6), "seed": (0, 1)} if args.quick else {}
+    setup = study.STUDY.plan("quick", overrides)
+    grid = setup.grids["outliers"]
     k_max = int(max(grid["rank"]))
-    point = study._point(setup, k_max)  # noqa: SLF001 - the study's own per-run function
+    point = study.STUDY.sweeps["outliers"].bind(setup)  # the study's own per-run function
     steps = np.arange(0, setup.steps + 1, setup.record_every)
     kwargs = dict(key=jax.random.key(0), out_dims={"error": ("step",)}, out_coords={"step": steps}, progress=False)
     n_runs = int(np.prod([len(v) for v in grid.values()]))
@@ -65,7 +62,7 @@ def main() -> None:
 
     @jax.jit
     def single(config):
-        problem, x0 = study.build_run(setup, k_max, config)
+        problem, x0 = study.build_run(setup, config)
         return sensing.run(algorithm, problem, x0, steps=setup.steps, record_every=setup.record_every).error[-1]
 
     as_arrays = [{k: jnp.asarray(int(v) if k in ("rank", "seed") else v) for k, v in c.items()} for c in configs]
@@ -76,7 +73,7 @@ def main() -> None:
     picks = np.linspace(0, n_runs - 1, n_numpy).astype(int)
     final_numpy, t_numpy = [], 0.0
     for i in picks:
-        problem, x0 = study.build_run(setup, k_max, as_arrays[i])
+        problem, x0 = study.build_run(setup, as_arrays[i])
         a = np.asarray(sensing.dense_matrices(problem.operator, (setup.n, setup.n))).reshape(setup.m, -1)
         args_np = (a, np.asarray(problem.y), np.asarray(x0), np.asarray(problem.truth.matrix))
         timing = harness.timeit(numpy_subgm, *args_np, steps=setup.steps, eta0=setup.step_size, rho=setup.decay,
