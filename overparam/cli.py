@@ -15,9 +15,9 @@
 used (one line on stderr, nothing computed or written), 130 after an interruption (finished
 chunks are kept; ``--resume`` continues).
 
-Before JAX starts, the command makes one CPU device per two cores (so sweeps use the cores and
-batched LAPACK calls keep pool threads for their tasks; results do not depend on the device
-count) and disables XLA:CPU's concurrency-optimised scheduler, under
+Before JAX starts, the command makes one CPU device per core (so sweeps use every core; a sweep
+with batched LAPACK calls uses at most half of them, see :mod:`overparam.sweep.lapack`; results do
+not depend on the device count) and disables XLA:CPU's concurrency-optimised scheduler, under
 which concurrent batched LAPACK calls can deadlock (docs/architecture.md#known-xla-cpu-deadlock).
 """
 

@@ -6,11 +6,11 @@
   :func:`avoid_cpu_deadlock` adds ``--xla_cpu_enable_concurrency_optimized_scheduler=false`` to
   ``XLA_FLAGS``; importing :mod:`overparam` does it, so studies run from Python are covered as long
   as ``overparam`` is imported before JAX first computes.
-* :func:`configure` (called by the command) also makes one CPU device per two cores, so sweeps
-  shard over the cores (results do not depend on the number of devices) while half of XLA's
-  intra-op pool stays free for the per-matrix tasks of batched LAPACK calls (with one device per
-  core every pool thread can end up waiting inside such a call), and selects gloo collectives for
-  several CPU processes.
+* :func:`configure` (called by the command) also makes one CPU device per core, so sweeps shard
+  over every core (results do not depend on the number of devices), and selects gloo collectives
+  for several CPU processes. A sweep whose point calls batched LAPACK routines uses at most half
+  of those devices (:mod:`overparam.sweep.lapack`): with one device program per pool thread, every
+  thread can end up waiting inside such a call.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ def avoid_cpu_deadlock() -> bool:
 def configure(*, distributed: bool = False, cpu_devices: int | None = None) -> None:
     """Set up JAX for the command: the deadlock workaround, CPU devices per core, gloo collectives.
 
-    ``cpu_devices`` defaults to half the number of cores this process may use (at least 1). Does
-    nothing to a JAX whose backends have already started.
+    ``cpu_devices`` defaults to the number already configured (``jax_num_cpu_devices``), else the
+    number of cores this process may use. Does nothing to a JAX whose backends have already started.
     """
     avoid_cpu_deadlock()
     if backends_started():
@@ -59,14 +59,12 @@ def configure(*, distributed: bool = False, cpu_devices: int | None = None) -> N
     import jax
 
     if cpu_devices is None:
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):
-            cores = os.cpu_count() or 1
-        # At most half the intra-op pool (one thread per core): a device program inside a batched
-        # LAPACK call holds a pool thread while it waits for tasks queued on that pool, so as many
-        # device programs as threads deadlock (docs/architecture.md#known-xla-cpu-deadlock).
-        cpu_devices = max(1, cores // 2)
+        if int(jax.config.jax_num_cpu_devices) > 0:  # the caller chose a number already: keep it
+            cpu_devices = int(jax.config.jax_num_cpu_devices)
+        else:
+            from overparam.sweep.lapack import cores
+
+            cpu_devices = cores()
     jax.config.update("jax_num_cpu_devices", max(1, int(cpu_devices)))
     if distributed:
         jax.config.update("jax_cpu_collectives_implementation", "gloo")

@@ -270,9 +270,12 @@ def run_study(
                 out_coords=_resolve(sw.out_coords, setup), store=out / f"{name}.zarr",
                 resume=resumable and (out / f"{name}.zarr").exists(), progress=progress,
                 attrs={"study": study.name, "sweep": name, "size": size, "settings": setup.settings},
-                devices=devs)
+                devices=devs if devices is not None else None)
         _barrier("overparam-study-swept")
         environment = _environment(devs, study.dtype)
+        swept = [ds for ds in data.values() if "device_count" in ds.attrs and "per_device_batch" in ds.attrs]
+        if swept:  # the devices the sweeps ran on (the engine may use fewer for LAPACK-heavy points on CPU)
+            environment["device_count"] = int(max(int(ds.attrs["device_count"]) for ds in swept))
         result = StudyResult(study.name, study.paper, out, size, [], link=study.link,
                              description=study.description, environment=environment, setup=setup.as_dict(),
                              datasets=files)

@@ -59,6 +59,7 @@ from tqdm.auto import tqdm
 import overparam
 from overparam import store as _store
 from overparam.meta import run_metadata
+from overparam.sweep import lapack
 from overparam.sweep.grid import Grid, make_grid
 
 Point = Callable[[dict[str, jax.Array], jax.Array], Mapping[str, jax.Array]]
@@ -350,17 +351,44 @@ class _StopAtBoundary:
             signal.signal(num, handler)
 
 
-def _wait(tree: Any) -> None:
+STALL_CHECK_S = 120.0  # a chunk that used under 1 % of one core for this long is reported, once
+
+
+def _stalled_message(chunk: int, waited: float) -> str:
+    return (f"sweep: chunk {chunk} has run for {waited:.0f} s and the process used almost no CPU in the last "
+            f"{STALL_CHECK_S:.0f} s: it may be stuck in the XLA:CPU batched-LAPACK deadlock "
+            "(docs/architecture.md#known-xla-cpu-deadlock); send SIGINT twice to stop, then run again with --resume")
+
+
+def _wait(tree: Any, on_stall: Callable[[float], None] | None = None) -> None:
     """Block until every array of ``tree`` is computed, in a way that lets signal handlers run.
 
     A main thread blocked inside XLA cannot run Python signal handlers, so this polls
-    ``is_ready`` with sleeps of 1/50 of the time waited so far (0.1 ms to 50 ms): the extra
-    latency is at most 2 % of a chunk's time, or 50 ms.
+    ``is_ready`` (:func:`_poll`).
     """
     leaves = [x for x in jax.tree.leaves(tree) if isinstance(x, jax.Array)]
+    _poll(lambda: all(x.is_ready() for x in leaves), on_stall)
+
+
+def _poll(ready: Callable[[], bool], on_stall: Callable[[float], None] | None = None) -> None:
+    """Wait until ``ready()``, sleeping 1/50 of the time waited so far (0.1 ms to 50 ms) between calls.
+
+    The extra latency is at most 2 % of the wait, or 50 ms. Every :data:`STALL_CHECK_S` seconds it
+    compares the process's CPU time with the wall time; a wait during which the process made no
+    use of the CPU (a deadlock sleeps, a computation does not) is reported once through
+    ``on_stall(seconds waited)``.
+    """
     start = time.perf_counter()
-    while not all(x.is_ready() for x in leaves):
+    mark_wall, mark_cpu, warned = start, time.process_time(), False
+    while not ready():
         time.sleep(min(0.05, max(1e-4, (time.perf_counter() - start) / 50)))
+        now = time.perf_counter()
+        if on_stall is not None and not warned and now - mark_wall >= STALL_CHECK_S:
+            cpu = time.process_time()
+            if cpu - mark_cpu < 0.01 * (now - mark_wall):
+                on_stall(now - start)
+                warned = True
+            mark_wall, mark_cpu = now, cpu
 
 
 def run(
@@ -407,7 +435,11 @@ def run(
         terminal, nothing otherwise; ``False``: nothing.
       attrs: the caller's full configuration (JSON-serialisable); recorded in the dataset attrs
         (``config``) and part of the store fingerprint.
-      devices: local devices to shard over (default: all local devices).
+      devices: local devices to shard over. Default: all local devices, except that on CPU a
+        point holding batched LAPACK calls (``eigh``, ``solve``, ``qr``, ``svd``, ...) uses at
+        most half as many devices as cores, which avoids the XLA:CPU deadlock of
+        :mod:`overparam.sweep.lapack` (the numbers do not depend on the device count). Devices
+        given here are used as given.
 
     Returns:
       Dataset with dims ``(*grid axes, *trailing dims)``, one data variable per output,
@@ -448,6 +480,9 @@ def run(
     devs = list(jax.local_devices() if devices is None else devices)
     if not devs or any(d not in jax.local_devices() for d in devs):
         raise ValueError(f"devices must be a non-empty list of local devices, got {devices!r}")
+    traced = _Traced(point, g, key)
+    if devices is None:  # batched LAPACK on CPU: keep half the intra-op pool free (overparam.sweep.lapack)
+        devs = lapack.safe_cpu_devices(devs, traced.jaxpr)
     mesh = jax.make_mesh((len(devs),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=devs)
     n_runs = g.size
     if chunk_size is None:
@@ -457,7 +492,6 @@ def run(
         chunk = int(chunk_size)
     per_device = -(-chunk // len(devs))
     padded = per_device * len(devs)
-    traced = _Traced(point, g, key)
     layout = _layout(traced.shapes, g, chunk, out_dims or {}, out_coords or {})
     fingerprint = {
         "grid": g.as_dict(),
@@ -508,7 +542,7 @@ def run(
 
     def finish(c: int, valid: int, out: Any) -> None:
         if stop.active:
-            _wait(out)
+            _wait(out, lambda waited: print(_stalled_message(c, waited), file=sys.stderr, flush=True))
         host = {name: np.asarray(v)[:valid] for name, v in out.items()}
         if writer is not None:
             writer.write_chunk(c, host)
