@@ -100,8 +100,8 @@ def _truth(p1: jax.Array) -> jax.Array:
     source="Barron's index of resolvability; Feder, Urbanke & Fogel 2025 (the universality lens); "
            "docs/bounds.md#weight-bound",
     space={**PRIOR_SPACE, "p0": Real(0.01, 0.99), "n": Integer(1, N_SAMPLES)},
-    note="holds for any truth p0, inside the class or not; the smallest margin sits at the prior "
-         "most concentrated away from the truth")
+    note="holds for any truth p0, inside the class or not; in 10^5 points the smallest margin, 0.018, "
+         "is at a corner: n = 32, the prior piled up near theta = 1 (a = 10, b = 0.1), the truth p0 = 0.99")
 def weight_bound_margin(p: dict[str, jax.Array]) -> jax.Array:
     """``min_eps [n eps - log W_eps] - D_n`` with ``D_n = sum_{t <= n} r_t`` (``bounds.per_step_regret``)."""
     cls = _bernoulli_class(p["a"], p["b"])
@@ -116,7 +116,8 @@ def weight_bound_margin(p: dict[str, jax.Array]) -> jax.Array:
     statement="For a truth inside a finite class, D_n <= -log w(theta0)",
     source="Barron 1988; docs/bounds.md#finite-class-bound",
     space={**PRIOR_SPACE, "truth": Integer(0, K_HYPOTHESES - 1), "n": Integer(1, N_SAMPLES)},
-    note="the bound is the n -> infinity limit of D_n; the margin is smallest for the lightest truth at n = 32")
+    note="the bound is the n -> infinity limit of D_n; in 10^5 points the smallest margin, 0.11, is at "
+         "n = 32 for the truth theta_0 = 1/24 under the prior piled up near 0 (a = 0.1, b = 10)")
 def barron_prior_margin(p: dict[str, jax.Array]) -> jax.Array:
     """``-log w(theta_j) - D_n`` for the truth ``theta_j`` of the class."""
     cls = _bernoulli_class(p["a"], p["b"])
