@@ -301,17 +301,22 @@ def hessian_spectrum(params: TwoLayerParams, data: ClusterData, max_clusters: in
     # unused parameters: zero rows and columns; put them on the diagonal below every eigenvalue
     below = -2.0 * jnp.max(jnp.sum(jnp.abs(hess), axis=1)) - 1.0
     shifted = hess + jnp.diag(below * (1.0 - used))
-    both = jnp.linalg.eigvalsh(jnp.stack([shifted, hess - gauss_newton]))  # one batched call
-    count = jnp.sum(used)
-    eig = both[0][::-1]
-    eig = jnp.where(jnp.arange(eig.shape[0]) < count, eig, jnp.nan)
     member = (data.cluster[None, :] == jnp.arange(max_clusters)[:, None]).astype(jac.dtype)  # (K_max, n)
     counts = member.sum(axis=1)
     means = member @ jac / jnp.maximum(counts, 1.0)[:, None]  # (K_max, P)
     between_factor = means * jnp.sqrt(counts / n)[:, None]  # G_b = F^T F
     within_factor = (jac - means[data.cluster]) / np.sqrt(n)  # G_w = C^T C
-    between = jnp.linalg.eigvalsh(between_factor @ between_factor.T)[::-1]
-    within_top = jnp.linalg.eigvalsh(within_factor @ within_factor.T)[-1]
+    grams = (between_factor @ between_factor.T, within_factor @ within_factor.T)
+    # the eigvalsh calls one after the other (optimization barriers): batched LAPACK calls that run at
+    # once can deadlock XLA:CPU's thread pool (docs/architecture.md#known-xla-cpu-deadlock)
+    both = jnp.linalg.eigvalsh(jnp.stack([shifted, hess - gauss_newton]))
+    both, grams = jax.lax.optimization_barrier((both, grams))
+    between = jnp.linalg.eigvalsh(grams[0])[::-1]
+    between, within_gram = jax.lax.optimization_barrier((between, grams[1]))
+    within_top = jnp.linalg.eigvalsh(within_gram)[-1]
+    count = jnp.sum(used)
+    eig = both[0][::-1]
+    eig = jnp.where(jnp.arange(eig.shape[0], dtype=count.dtype) < count, eig, jnp.nan)
     return HessianSpectrum(eig, jnp.max(jnp.abs(both[1])), within_top, between, count)
 
 
