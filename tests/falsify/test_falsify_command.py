@@ -161,4 +161,5 @@ def test_check_uses_a_fixed_key_so_a_test_is_deterministic():
     a = check(margin, {"x": Real(0.0, 1.0)}, budget=800)
     b = check(margin, {"x": Real(0.0, 1.0)}, budget=800)
     assert a.min_margin == b.min_margin and a.argmin == b.argmin
-    assert a.min_margin == pytest.approx(0.1, abs=1e-3)  # stage 2 walks to the kink at x = 0.123456
+    # stage 2 walks to the kink at x = 0.123456: observed 3.3e-6 above the minimum 0.1
+    assert a.min_margin == pytest.approx(0.1, abs=3e-5)

@@ -58,8 +58,9 @@ def test_planted_needle_is_found_refined_to_its_centre_and_shrunk_inside():
     assert _inside(result.shrunk) and _inside(result.counterexample)
     assert result.shrunk_margin < 0 and result.shrunk_margin == pytest.approx(needle(
         {k: jnp.asarray(v) for k, v in result.shrunk.items()}), abs=0)
-    # stage 2 walks to the centre: the most violating margin is within 1e-3 of -R (observed 5e-5)
-    assert result.counterexample_margin < -R + 1e-3
+    # stage 2 walks to the centre: the most violating margin is -R to within 2e-6 (observed 1.8e-7;
+    # the design alone gets no closer than about R / 2, below)
+    assert result.counterexample_margin < -R + 2e-6
     design_only = falsify(needle, NEEDLE_SPACE, key=jax.random.key(0), budget=4096, refine=0.0, progress=False)
     assert design_only.evaluated["refine"] == 0
     assert design_only.min_margin > result.min_margin + 0.5 * R  # the design alone stays far from the centre
