@@ -14,170 +14,200 @@
 # %% [markdown]
 # # Symmetric vs asymmetric gradient descent (Xiong, Ding & Du 2023)
 #
-# Over-parameterised matrix sensing: recover a rank-`r` matrix from `m` Gaussian measurements
-# with `k > r` columns, starting from a small random initialisation of scale `alpha`.
+# Over-parameterised matrix sensing: recover a rank-`r` matrix from `m` Gaussian measurements with
+# `k > r` columns, from a small random start of scale `alpha`.
 #
-# * **symmetric** GD on `X X^T` converges *sublinearly*: the error halves when `t` doubles;
-# * **asymmetric** GD on `F G^T` (with `F0` at `alpha`, `G0` at `alpha/3`) converges *linearly*,
-#   at the rate `eta * lambda_min(F0^T F0 - G0^T G0)`, which scales like `alpha^2`;
-# * one **balancing** step `(F, G) <- (F (F^T F)^{-1/2}, G (F^T F)^{1/2})` removes the `alpha`
-#   dependence.
+# * **symmetric** GD on `X X^T` converges *sublinearly*, like `sqrt(k - r) / (2 eta t)`;
+# * **asymmetric** GD on `F G^T` (with `F0` at `alpha`, `G0` at `alpha / 3`) converges *linearly*,
+#   at a rate `~ alpha^2`: `-log(1 - eta lambda_+)` with `lambda_+` the smallest non-zero
+#   eigenvalue of the Gauss-Newton matrix at the limit (`sensing.theory.gauss_newton_tail_rate`);
+# * the **curse of symmetry**: the same PSD target fitted as `F G^T` instead of `X X^T` is linear;
+# * the `alpha^2` **cannot be removed**: a diagonal example never decays faster than
+#   `(10/9) eta alpha^2` per step (`sensing.theory.spurious_mode_lower_bound`).
 #
-# We build the problem, run one configuration, sweep rank x init scale x seed with
-# `overparam.sweep.run`, plot, and check the numbers against the theory. With
-# `OVERPARAM_SMOKE=1` the sweep is smaller (the test suite runs this notebook that way).
+# We build the problems, run one configuration, sweep rank x init scale x seed with
+# `overparam.sweep.run`, plot with `overparam.plot`, and check the numbers against the theory. With
+# `OVERPARAM_SMOKE=1` the grid is smaller and the runs shorter; the code is the same.
 
 # %%
+import math
 import os
 
+import overparam  # noqa: F401  (before JAX computes: XLA:CPU scheduler workaround)
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-jax.config.update("jax_enable_x64", True)  # errors go down to 1e-12: float64
+jax.config.update("jax_enable_x64", True)  # errors go down to 1e-15: float64
 
 import sensing
 import overparam.sweep as sweep
 from overparam import plot
+from sensing import theory
+from sensing.problem import Problem, SymmetricTruth, Truth, make_truth
 
 SMOKE = os.environ.get("OVERPARAM_SMOKE") == "1"
-N, R, M = 12, 1, 500  # M* is N x N of rank R, M measurements
-ETA = 0.25  # step size
-STEPS, EVERY = 3000, 30
-ALPHAS = (0.1, 0.2, 0.4)
+N, R, M = 12, 1, 500  # M* is N x N of rank R, M Gaussian measurements
+ETA = 0.25  # step size (||M*||_2 = 1)
+STEPS, EVERY = (4500 if SMOKE else 6000), 30
+ALPHAS = (0.28, 0.4) if SMOKE else (0.2, 0.28, 0.4)
 SEEDS = (0,) if SMOKE else (0, 1, 2)
+K = 3  # columns: k > r
+FLOOR, TAIL = 1e-11, 1e-9  # float64 round-off; tail fits use FLOOR < error < TAIL
 
 # %% [markdown]
-# ## The problem
-# The symmetric problem has `M* = U* U*^T`, the asymmetric one `M* = L* R*^T`; both from the same key.
+# ## The problems
+# A PSD target `M* = U U^T` seen through one dense Gaussian operator, both as `X X^T` (the
+# symmetric problem) and as `F G^T` (an asymmetric problem with `L* = R* = U`), and a general
+# target `L R^T` with its own operator.
 
 # %%
-key = jax.random.key(0)
-sym = sensing.make_problem(key, n=N, rank=R, m=M, symmetric=True)
-asym = sensing.make_problem(key, n=N, rank=R, m=M, symmetric=False)
-print("y:", sym.y.shape, " M*:", sym.truth.matrix.shape, " ||M*||_F =", float(jnp.linalg.norm(sym.truth.matrix)))
+k_psd, k_gen = jax.random.split(jax.random.key(2023))
+op = sensing.make_problem(k_psd, n=N, rank=R, m=M, symmetric=False).operator
+u = make_truth(k_psd, N, R, True, 1.0, N, jnp.float64).factor
+y = sensing.measure(op, u)
+sym = Problem(op, y, SymmetricTruth(u, u @ u.T))
+psd = Problem(op, y, Truth(u, u, u @ u.T))
+gen = sensing.make_problem(k_gen, n=N, rank=R, m=M, symmetric=False)
+print("y:", y.shape, " ||M*||_F =", float(jnp.linalg.norm(u @ u.T)))
 
 # %% [markdown]
-# ## One configuration: k = 3, alpha = 0.2
+# ## One configuration: the curse of symmetry at k = 3, alpha = 0.4
+# `F0` equals `X0`; `G0` is at a third of the scale.
 
 # %%
-K, ALPHA = 3, 0.2
 gd = sensing.gd(ETA)
-x0 = sensing.small_init(jax.random.key(1), sym, K, ALPHA)
-f0, g0 = sensing.small_init(jax.random.key(2), asym, K, ALPHA)
-t_sym = sensing.run(gd, sym, x0, steps=STEPS, record_every=EVERY)
-t_asym = sensing.run(gd, asym, (f0, g0), steps=STEPS, record_every=EVERY)
-
-# one balancing step at step 750, then GD again
-REBALANCE_AT = 750
-before = sensing.run(gd, asym, (f0, g0), steps=REBALANCE_AT, record_every=REBALANCE_AT)
-t_bal = sensing.run(gd, asym, sensing.rebalance(*before.final), steps=90, record_every=3)
-
+f0, g0 = sensing.small_init(jax.random.key(1), psd, K, 0.4)
+t_sym = sensing.run(gd, sym, f0, steps=STEPS, record_every=EVERY)
+t_asym = sensing.run(gd, psd, (f0, g0), steps=STEPS, record_every=EVERY)
 steps = np.asarray(t_sym.steps, dtype=float)
-rate = float(sensing.theory.asymmetric_rate(ETA, f0, g0))
-print(f"predicted asymmetric rate eta*lambda_min(D0) = {rate:.2e} per step")
+law = np.asarray(theory.symmetric_overparam_tail(steps[1:], ETA, K - R)) / float(jnp.linalg.norm(u @ u.T))
+rate = float(theory.gauss_newton_tail_rate(ETA, psd.operator, *t_asym.final, R))
+print(f"Gauss-Newton tail rate {rate:.4g} per step; eta lambda_min(D0) = {float(theory.asymmetric_rate(ETA, f0, g0)):.4g}")
 
 fig, axes = plot.figure(1, 1, width=5.5)
 ax = axes[0, 0]
-ax.semilogy(steps, t_sym.error, "o", markersize=3, label="symmetric GD")
-ax.semilogy(steps, t_asym.error, "s", markersize=3, label="asymmetric GD")
-ax.semilogy(REBALANCE_AT + np.asarray(t_bal.steps), t_bal.error, "^", markersize=3, label="asymmetric, balanced at 750")
-tail = steps[steps > 200]
-norm_m = float(jnp.linalg.norm(sym.truth.matrix))
-plot.theory_line(ax, tail, sensing.theory.symmetric_overparam_tail(tail, ETA, K - R) / norm_m, "sqrt(k-r)/(2 eta t)")
-anchor = int(np.argmin(np.abs(steps - 1500)))
-plot.theory_line(ax, steps, float(t_asym.error[anchor]) * (1 - rate) ** (steps - steps[anchor]),
-                 "(1 - eta lambda_min(D0))^t", color="tab:red")
-ax.set_ylim(1e-13, 3), ax.set_xlabel("step"), ax.set_ylabel("||XX^T - M*||_F / ||M*||_F")
+ax.semilogy(steps, t_sym.error, label="X X^T (symmetric)")
+ax.semilogy(steps, t_asym.error, label="F G^T (asymmetric)")
+plot.theory_line(ax, steps[1:], law, "sqrt(k - r) / (2 eta t ||M*||_F)")
+start = int(np.argmax(np.asarray(t_asym.error) < 1e-4))
+line = float(t_asym.error[start]) * np.exp(-rate * (steps - steps[start]))
+plot.theory_line(ax, steps[start:][line[start:] > FLOOR], line[start:][line[start:] > FLOOR],
+                 "exp(-rate t), Gauss-Newton", color="tab:red")
+ax.set(xlabel="step", ylabel="relative error", ylim=(1e-16, 3))
 ax.legend(fontsize=8)
-fig
 
 # %% [markdown]
 # ## The sweep: rank x init scale x seed, one compiled program
-# `point(config, key)` is a pure function of one grid point; the rank is a zero-padding mask on
-# `k_max` columns (zero columns stay exactly zero under GD), so all ranks share one compile.
+# `point(config, key)` is a pure function of one grid point; rank is a zero-padding mask on
+# `K` columns (zero columns stay exactly zero under GD), so all ranks share one compile. The seed
+# draws the direction of the start, the same at every rank and scale. The final factors come back
+# too: the Gauss-Newton rate is computed from them afterwards, one eigenproblem at a time.
+
 
 # %%
-K_MAX = 3
-
-
 def point(config, key):
-    del key  # paired design: the problem and the init directions depend on the seed only
-    k_init = jax.random.fold_in(jax.random.key(1), config["seed"])
-    k_sym, k_asym = jax.random.split(k_init)
-    mask = sensing.rank_mask(K_MAX, config["rank"])
-    x0 = sensing.small_init(k_sym, sym, K_MAX, config["init_scale"]) * mask
-    f0, g0 = sensing.apply_mask(sensing.small_init(k_asym, asym, K_MAX, config["init_scale"]), mask)
-    d0 = sensing.theory.imbalance(f0, g0) + jnp.diag(1.0 - mask) * 1e6  # lambda_min over active columns
-    return {
-        "sym_error": sensing.run(gd, sym, x0, steps=STEPS, record_every=EVERY).error,
-        "asym_error": sensing.run(gd, asym, (f0, g0), steps=STEPS, record_every=EVERY).error,
-        "predicted_rate": ETA * jnp.linalg.eigvalsh(d0)[0],
-    }
+    del key  # paired design: the start depends on the seed only
+    mask = sensing.rank_mask(K, config["rank"])
+    k_sym, k_asym = jax.random.split(jax.random.fold_in(jax.random.key(0), config["seed"]))
+    x0 = sensing.small_init(k_sym, sym, K, config["init_scale"]) * mask
+    f0, g0 = sensing.apply_mask(sensing.small_init(k_asym, gen, K, config["init_scale"]), mask)
+    t_sym = sensing.run(gd, sym, x0, steps=STEPS, record_every=EVERY)
+    t_asym = sensing.run(gd, gen, (f0, g0), steps=STEPS, record_every=EVERY)
+    return {"sym_error": t_sym.error, "asym_error": t_asym.error, "f": t_asym.final[0], "g": t_asym.final[1],
+            "d0_rate": theory.masked_asymmetric_rate(ETA, f0, g0, mask)}
 
 
 ds = sweep.run(
-    point, {"rank": (1, 3), "init_scale": ALPHAS, "seed": SEEDS}, key=jax.random.key(0),
-    out_dims={"sym_error": ("step",), "asym_error": ("step",)}, out_coords={"step": steps.astype(int)},
-    progress=False,
+    point, {"rank": (1, K), "init_scale": ALPHAS, "seed": SEEDS}, key=jax.random.key(0),
+    out_dims={"sym_error": ("step",), "asym_error": ("step",), "f": ("row", "col"), "g": ("row", "col")},
+    out_coords={"step": steps.astype(int)}, progress=False,
 )
+gn_rate = jax.jit(theory.gauss_newton_tail_rate, static_argnums=(4,))
+over = ds.sel(rank=K)
+predicted = np.array([[float(gn_rate(ETA, gen.operator, jnp.asarray(over.f.sel(init_scale=a, seed=s).values),
+                                     jnp.asarray(over.g.sel(init_scale=a, seed=s).values), R, K))
+                       for s in SEEDS] for a in ALPHAS])
 ds
 
 # %%
 fig, axes = plot.figure(1, 2, width=5.0)
-plot.curves(axes[0, 0], ds["sym_error"].sel(rank=3), hue="init_scale", label="alpha = {value}", logx=True)
-axes[0, 0].set_title("symmetric, k = 3 > r")
-plot.curves(axes[0, 1], ds["asym_error"].sel(rank=3), hue="init_scale", label="alpha = {value}")
-axes[0, 1].set_title("asymmetric, k = 3 > r")
+plot.curves(axes[0, 0], over["sym_error"].isel(step=slice(1, None)), hue="init_scale", label="alpha = {value}",
+            logx=True)
+axes[0, 0].set_title(f"symmetric, k = {K} > r (geometric mean, quartiles)")
+plot.curves(axes[0, 1], over["asym_error"], hue="init_scale", label="alpha = {value}")
+axes[0, 1].set_title(f"asymmetric, k = {K} > r")
 for ax in axes[0]:
     ax.legend(fontsize=8)
-fig
+
 
 # %% [markdown]
 # ## Compare with the theory
-# * symmetric: `e(T) / e(T/2)` should be about 1/2;
-# * asymmetric: fit the linear rate in the tail, compare with `eta lambda_min(D0)`, and fit the
-#   exponent of `rate ~ alpha^p` (theory: p = 2);
-# * balancing: the rate after the balancing step is far faster than the unbalanced rate at the
-#   same `alpha`.
-#
-# The theory fixes the asymmetric rate up to a constant factor (it bounds the decay of the
-# spurious directions of `F` and `G`; the error of `F G^T` is their product), so the check is
-# the `alpha^2` scaling and a measured / predicted ratio between 0.5 and 3.
+# * symmetric: the local exponent `p = log2(e(T/2) / e(T))` of `e ~ t^-p` is 1 on the `1/t` law;
+# * asymmetric: the tail rate is the Gauss-Newton rate (to a few per cent: the next slow modes still
+#   contribute), and `d log rate / d log alpha = 2` for each seed;
+# * the curse: `F G^T` on the PSD target ends at round-off, `X X^T` on the `1/t` law;
+# * the diagonal example stays above its bound, and its rate is `-log(1 - eta (8/9) alpha^2)` up
+#   to the proven drift `eta alpha^2 / 16` of the imbalance.
 
 
 # %%
-def fit_rate(error, steps, floor=1e-11, ceiling=1e-3):
-    keep = (steps >= steps[-1] / 10) & (error > floor) & (error < ceiling)
-    return -np.polyfit(steps[keep], np.log(error[keep]), 1)[0]
+def fit_rate(error, steps, ceiling=TAIL):
+    keep = (error > FLOOR) & (error < ceiling)
+    return -np.polyfit(steps[keep], np.log(error[keep]), 1)[0] if keep.sum() >= 4 else np.nan
 
 
-over = ds.sel(rank=3)
 half = int(np.argmin(np.abs(steps - steps[-1] / 2)))
-sym_ratio = float(np.median(over.sym_error.values[..., -1] / over.sym_error.values[..., half]))
-rates = np.apply_along_axis(fit_rate, -1, over.asym_error.values, steps)  # (alpha, seed)
-ratio_to_theory = float(np.median(rates / over.predicted_rate.values))
-exponent = float(np.polyfit(np.log(ALPHAS), np.log(np.median(rates, axis=-1)), 1)[0])
-balanced_rate = fit_rate(np.asarray(t_bal.error), np.asarray(t_bal.steps, dtype=float), ceiling=np.inf)
-unbalanced_rate = float(np.median(rates[ALPHAS.index(ALPHA)]))  # same alpha as the balanced run
+power = np.log2(over.sym_error.values[..., half] / over.sym_error.values[..., -1])  # (alpha, seed)
+measured = np.apply_along_axis(fit_rate, -1, over.asym_error.values, steps)  # (alpha, seed)
+ratio = measured / predicted
+exponents = []  # per seed, over the scales whose run reached the tail
+for j in range(len(SEEDS)):
+    keep = np.isfinite(measured[:, j])
+    if keep.sum() >= 2:
+        exponents.append(np.polyfit(np.log(np.asarray(ALPHAS)[keep]), np.log(measured[keep, j]), 1)[0])
 exact_final = float(max(ds.sym_error.sel(rank=1).values[..., -1].max(), ds.asym_error.sel(rank=1).values[..., -1].max()))
 
-fig, axes = plot.figure(1, 1, width=5.0)
+example, ex_steps = [], 1400 if SMOKE else 2600
+for a in ALPHAS:
+    problem, x0 = theory.lower_bound_example(N, R, K, a)
+    trace = sensing.run(gd, problem, x0, steps=ex_steps, record_every=10)
+    t = np.asarray(trace.steps, dtype=float)
+    bound = math.sqrt((K - R) / R) * np.asarray(theory.spurious_mode_lower_bound(t, ETA, a, a / 3))
+    rate_ex = fit_rate(np.asarray(trace.error), t, ceiling=1e-3 * a * a / 3)
+    predicted_ex = float(theory.spurious_mode_rate(ETA, a, a / 3))
+    example.append((t, np.asarray(trace.error), bound, (predicted_ex - rate_ex) / (predicted_ex * ETA * a * a / 16)))
+
+fig, axes = plot.figure(1, 2, width=5.0)
 ax = axes[0, 0]
-sem = rates.std(axis=-1, ddof=1) / np.sqrt(rates.shape[-1]) if rates.shape[-1] > 1 else None
-plot.error_bars(ax, ALPHAS, rates.mean(axis=-1), sem, "measured asymmetric rate")
-plot.theory_line(ax, ALPHAS, over.predicted_rate.values.mean(axis=-1), "eta lambda_min(F0^T F0 - G0^T G0)")
-ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("init scale alpha"), ax.set_ylabel("linear rate per step")
+plot.log_error_bars(ax, ALPHAS, over.d0_rate.copy(data=measured), "measured tail rate")
+plot.theory_line(ax, ALPHAS, np.exp(np.log(predicted).mean(axis=-1)), "Gauss-Newton")
+plot.theory_line(ax, ALPHAS, np.exp(np.log(over.d0_rate.values).mean(axis=-1)), "eta lambda_min(D0)", linestyle=":")
+ax.set(xlabel="init scale alpha", ylabel="linear rate per step")
 ax.legend(fontsize=8)
-print(f"symmetric e(T)/e(T/2) = {sym_ratio:.3f} (theory 0.5)")
-print(f"asymmetric rate / theory = {ratio_to_theory:.3f} (the formula sets the scale: a population-limit lower bound, see sensing.theory.asymmetric_tail_rate); exponent in alpha = {exponent:.2f} (theory 2)")
-print(f"balanced rate {balanced_rate:.3g} vs unbalanced {unbalanced_rate:.3g} at alpha = {ALPHA}")
+ax = axes[0, 1]
+for i, (t, error, bound, _) in enumerate(example):
+    ax.semilogy(t, error, color=f"C{i}", label=f"alpha = {ALPHAS[i]:g}")
+    plot.theory_line(ax, t, bound, "", color=f"C{i}")
+ax.set(xlabel="step", ylabel="relative error", ylim=(1e-12, 2), title="diagonal example vs its bound")
+ax.legend(fontsize=8)
+print(f"symmetric p = {power.min():.3f} to {power.max():.3f} (theory: 1 from below)")
+print(f"tail rate / Gauss-Newton = {np.nanmin(ratio):.4f} to {np.nanmax(ratio):.4f}; "
+      f"eta lambda_min(D0) in its place: {np.nanmin(measured / over.d0_rate.values):.3f} to "
+      f"{np.nanmax(measured / over.d0_rate.values):.3f}")
+print(f"d log rate / d log alpha per seed: {np.round(exponents, 3)} (theory 2)")
+print(f"curse: F G^T final {float(t_asym.error[-1]):.1e}, X X^T final {float(t_sym.error[-1]):.1e} "
+      f"= {float(t_sym.error[-1]) / law[-1]:.2f} x the 1/t law")
+print(f"example: error / bound >= {min(np.min(e / b) for _, e, b, _ in example):.4f}; "
+      f"drift {[round(float(d), 3) for *_, d in example]} (theory in [0, 1])")
 print(f"exact-rank (k = r) final error {exact_final:.1e}")
-fig
 
 # %%
-assert 0.4 <= sym_ratio <= 0.65, sym_ratio
-assert 0.5 <= ratio_to_theory <= 3.0, ratio_to_theory
-assert 1.6 <= exponent <= 2.4, exponent
-assert balanced_rate > 10 * unbalanced_rate, (balanced_rate, unbalanced_rate)
+assert np.all((power >= 0.85) & (power <= 1.0)), power
+assert np.all((ratio[np.isfinite(ratio)] >= 0.99) & (ratio[np.isfinite(ratio)] <= 1.06)), ratio
+assert np.isfinite(ratio).sum() >= len(SEEDS), ratio
+assert exponents and np.all(np.abs(np.asarray(exponents) - 2.0) <= 0.2), exponents
+assert float(t_asym.error[-1]) < 1e-12 and 0.5 <= float(t_sym.error[-1]) / law[-1] <= 2.0
+assert all(np.all(e >= b) for _, e, b, _ in example)
+assert all(-0.02 <= d <= 1.02 for *_, d in example)
 assert exact_final < 1e-9, exact_final

@@ -25,6 +25,7 @@ unless matplotlib is in interactive mode, so a long sweep does not accumulate op
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -121,9 +122,11 @@ def geometric_mean_band(
     if dim not in da.dims:
         return da, da, da
     logs = np.log(da.where(np.isfinite(da) & (da > 0)))
-    centre = np.exp(logs.mean(dim))
-    low = np.exp(logs.quantile(q_low, dim=dim).drop_vars("quantile"))
-    high = np.exp(logs.quantile(q_high, dim=dim).drop_vars("quantile"))
+    with warnings.catch_warnings():  # an entry without a valid seed is NaN, said above; no warning for it
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.exp(logs.mean(dim))
+        low = np.exp(logs.quantile(q_low, dim=dim).drop_vars("quantile"))
+        high = np.exp(logs.quantile(q_high, dim=dim).drop_vars("quantile"))
     return centre, low, high
 
 

@@ -224,6 +224,27 @@ def gauss_newton_tail_rate(step_size: Any, operator: Any, f: Array, g: Array, ra
     return -jnp.log1p(-step_size * lam[nullity])
 
 
+def gauss_newton_tail_rates(step_size: Any, operator: Any, f: Array, g: Array, rank: int,
+                            active: Any = None) -> Array:
+    """``gauss_newton_tail_rate`` for stacks of factors ``f`` ``(B, n1, k)``, ``g`` ``(B, n2, k)``: ``(B,)``.
+
+    ``active`` ``(B,)`` (default: every column) is each pair's number of active columns. The
+    eigenproblems run one after another (``lax.map``), never as one batched ``eigh``: a batched
+    ``eigh`` of this size inside a program sharded over several XLA:CPU devices can deadlock
+    (docs/architecture.md#known-xla-cpu-deadlock).
+    """
+    if jnp.ndim(f) != 3 or jnp.ndim(g) != 3 or jnp.shape(f)[0] != jnp.shape(g)[0]:
+        raise ValueError(f"f has shape {jnp.shape(f)} and g {jnp.shape(g)}; allowed: stacks (B, n1, k) and (B, n2, k)")
+    _check_factor_pair(f[0], g[0])
+    k_cols = jnp.shape(f)[2]
+    active = jnp.full(jnp.shape(f)[:1], k_cols) if active is None else jnp.asarray(active)
+    if jnp.shape(active) != jnp.shape(f)[:1]:
+        raise ValueError(f"active has shape {jnp.shape(active)}; allowed: ({jnp.shape(f)[0]},), one per pair")
+    _validate.real("active", active, low=float(rank), high=float(k_cols))
+    one = lambda x: gauss_newton_tail_rate(step_size, operator, x[0], x[1], rank, x[2])  # noqa: E731
+    return jax.lax.map(one, (f, g, active))
+
+
 def symmetric_doubling_ratio(t: Any, step_size: Any, s0: Any) -> Array:
     """Predicted ``e(t) / e(t/2)`` of symmetric over-parameterised GD: ``(1 + eta s0 t) / (1 + 2 eta s0 t)``.
 
@@ -232,7 +253,7 @@ def symmetric_doubling_ratio(t: Any, step_size: Any, s0: Any) -> Array:
     every finite ``t`` and tending to ``1/2`` (the ``1/t`` tail) once ``eta s0 t >> 1``; a linear
     method has a ratio that tends to 0. Broadcasts over its arguments.
     """
-    x = step_size * s0 * t
+    x = step_size * s0 * jnp.asarray(t, jnp.result_type(float))  # integer steps are fine
     return (1.0 + x) / (1.0 + 2.0 * x)
 
 
@@ -246,6 +267,7 @@ def spurious_mode_lower_bound(t: Any, step_size: Any, f0: Any, g0: Any) -> Array
     ``-log(1 - eta f0^2) - log(1 - eta g0^2)``, which is ``(10/9) eta alpha^2`` for ``f0 = alpha``,
     ``g0 = alpha / 3``. Broadcasts over its arguments.
     """
+    t = jnp.asarray(t, jnp.result_type(float))  # integer steps are fine
     return f0 * g0 * jnp.power((1.0 - step_size * f0**2) * (1.0 - step_size * g0**2), t)
 
 
