@@ -36,8 +36,8 @@ EXIT_NONE, EXIT_FOUND, EXIT_BAD_INPUT = 0, 1, 2
 RESULT_FILE = "result.json"
 
 
-def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Add the ``falsify`` subcommand to an ``argparse`` subparsers object; return its parser."""
+def add_parser(subparsers: Any) -> None:
+    """Add the ``falsify`` subcommand to an ``argparse`` subparsers object (``run`` executes it)."""
     p = subparsers.add_parser("falsify", help="search a conjecture (a margin function) for counterexamples",
                               description="Search MODULE:MARGIN for a point where the margin is < 0.")
     p.add_argument("target", metavar="MODULE:MARGIN", help="dotted module or path.py, and the margin's name")
@@ -49,7 +49,6 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="folder for the sweep stores and result.json")
     p.add_argument("--resume", action="store_true", help="continue an interrupted search in --out")
     p.add_argument("--no-progress", action="store_true")
-    return p
 
 
 def _number(text: str, what: str) -> float | int:
