@@ -83,7 +83,8 @@ t_asym = sensing.run(gd, psd, (f0, g0), steps=STEPS, record_every=EVERY)
 steps = np.asarray(t_sym.steps, dtype=float)
 law = np.asarray(theory.symmetric_overparam_tail(steps[1:], ETA, K - R)) / float(jnp.linalg.norm(u @ u.T))
 rate = float(theory.gauss_newton_tail_rate(ETA, psd.operator, *t_asym.final, R))
-print(f"Gauss-Newton tail rate {rate:.4g} per step; eta lambda_min(D0) = {float(theory.asymmetric_rate(ETA, f0, g0)):.4g}")
+print(f"Gauss-Newton tail rate {rate:.4g} per step; eta lambda_min(D0) = "
+      f"{float(theory.asymmetric_rate(ETA, f0, g0)):.4g}")
 
 fig, axes = plot.figure(1, 1, width=5.5)
 ax = axes[0, 0]
@@ -109,7 +110,7 @@ ax.legend(fontsize=8)
 def point(config, key):
     del key  # paired design: the start depends on the seed only
     mask = sensing.rank_mask(K, config["rank"])
-    k_sym, k_asym = jax.random.split(jax.random.fold_in(jax.random.key(0), config["seed"]))
+    k_sym, k_asym = jax.random.split(sweep.seed_key(jax.random.key(0), config["seed"]))
     x0 = sensing.small_init(k_sym, sym, K, config["init_scale"]) * mask
     f0, g0 = sensing.apply_mask(sensing.small_init(k_asym, gen, K, config["init_scale"]), mask)
     t_sym = sensing.run(gd, sym, x0, steps=STEPS, record_every=EVERY)
@@ -166,7 +167,8 @@ for j in range(len(SEEDS)):
     keep = np.isfinite(measured[:, j])
     if keep.sum() >= 2:
         exponents.append(np.polyfit(np.log(np.asarray(ALPHAS)[keep]), np.log(measured[keep, j]), 1)[0])
-exact_final = float(max(ds.sym_error.sel(rank=1).values[..., -1].max(), ds.asym_error.sel(rank=1).values[..., -1].max()))
+exact = ds.sel(rank=1)
+exact_final = float(max(exact.sym_error.values[..., -1].max(), exact.asym_error.values[..., -1].max()))
 
 example, ex_steps = [], 1400 if SMOKE else 2600
 for a in ALPHAS:

@@ -148,8 +148,10 @@ def log_band(
     """
     extra = [d for d in da.dims if d not in (x, over)]
     if x not in da.dims or extra:
-        raise ValueError(f"log_band needs dimensions ({x!r}[, {over!r}]), got {tuple(da.dims)}; select the others first")
-    centre, low, high = (np.asarray(a.transpose(x).values, dtype=float) for a in geometric_mean_band(da, over, quantiles))
+        raise ValueError(f"log_band needs dimensions ({x!r}[, {over!r}]), got {tuple(da.dims)}; "
+                         "select the others first")
+    centre, low, high = (np.asarray(a.transpose(x).values, dtype=float)
+                         for a in geometric_mean_band(da, over, quantiles))
     xs = np.asarray(da[x].values, dtype=float)
     keep = np.isfinite(centre) & (centre > 0)
     (line,) = ax.plot(xs[keep], centre[keep], label=label, **line_kwargs)

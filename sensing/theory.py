@@ -153,11 +153,11 @@ def sign_gradient_expectation(e: Array, phi_value: Any) -> Array:
     return phi_value * e / jnp.linalg.norm(e)
 
 
-# ----------------------------------------------------------------------------- over-parameterised GD: masks, finite m, the alpha lower bound
+# ------------------------------------------------------------------- over-parameterised GD: masks, finite m, alpha bound
 
 
 def masked_asymmetric_rate(step_size: Any, f0: Array, g0: Array, mask: Array) -> Array:
-    """``eta lambda_min(D0)`` over the active columns only, ``D0 = F0^T F0 - G0^T G0`` (docs/sensing.md#asymmetric-rate).
+    """``eta lambda_min(D0)`` over the active columns, ``D0 = F0^T F0 - G0^T G0`` (docs/sensing.md#asymmetric-rate).
 
     A rank-``k`` start zero-padded to ``k_max`` columns (``f0 * sensing.rank_mask(k_max, k)``) has
     zero rows and columns in ``D0`` at the padded positions, so the plain ``asymmetric_rate`` would
@@ -181,7 +181,7 @@ def masked_asymmetric_rate(step_size: Any, f0: Array, g0: Array, mask: Array) ->
 
 def gauss_newton_tail_rate(step_size: Any, operator: Any, f: Array, g: Array, rank: int,
                            active: Any = None) -> Array:
-    """Tail rate ``-log(1 - eta lambda_+)`` of asymmetric GD with a finite operator (docs/sensing.md#gauss-newton-tail-rate).
+    """Tail rate ``-log(1 - eta lambda_+)`` of asymmetric GD, finite operator (docs/sensing.md#gauss-newton-tail-rate).
 
     ``lambda_+`` is the smallest non-zero eigenvalue of the Gauss-Newton matrix
     ``H = (1/m) J^T J`` at factors ``f`` ``(n1, k_cols)``, ``g`` ``(n2, k_cols)`` near the limit, where

@@ -38,7 +38,7 @@ import xarray as xr
 import overparam.study as st
 import sensing
 from overparam import plot
-from overparam import sweep as sweep_mod
+from overparam.sweep import seed_key
 from sensing import theory
 from sensing.problem import Problem, SymmetricTruth, Truth, make_truth
 
@@ -47,21 +47,20 @@ TAIL = 1e-9  # tail-rate fits use FLOOR < error < TAIL, deep enough that the slo
 RATE_WINDOW = (0.99, 1.06)  # measured / Gauss-Newton: >= 1 up to fit noise (the slowest mode); above it the
 #   next slow modes of H still contribute a little (seen 1.001 to 1.044 at both sizes)
 POP_TOL = 1e-3  # population tail vs asymmetric_tail_rate, exact in that limit: seen 2e-7 (quick), 1e-4 (paper)
-EXPONENT_TOL = 0.2  # d log rate / d log alpha - 2: O(alpha^2) corrections (Gauss-Newton exponents 1.99-2.1, seen 1.97-2.09)
+EXPONENT_TOL = 0.2  # d log rate / d log alpha - 2: O(alpha^2) corrections (Gauss-Newton 1.99-2.1, seen 1.97-2.09)
 FLAT_TOL = 0.25  # |d log rate / d log alpha| after balancing: seen <= 0.06 (both sizes)
 POWER = (0.85, 1.0)  # local exponent p of e(t) ~ t^-p over the last doubling: the 1/t law gives
 #   p = log2((1 + 2x) / (1 + x)) with x = eta s0 T, in [0.85, 1) once x >= 4
 
 
 def _key(seed: jax.Array) -> jax.Array:
-    seed_key = getattr(sweep_mod, "seed_key", None)
-    root = jax.random.key(0)
-    return seed_key(root, seed) if seed_key is not None else jax.random.fold_in(root, seed)
+    """The start's key: a function of the seed alone (every bit of it), the same at every rank and scale."""
+    return seed_key(jax.random.key(0), seed)
 
 
 @functools.lru_cache(maxsize=4)
 def _problems(n: int, r: int, m: int, seed: int, dtype: str) -> tuple[Problem, Problem, Problem, Problem]:
-    """(sym, psd, gen, pop): ``U U^T`` seen as ``X X^T`` and as ``F G^T`` through one Gaussian ``A``; ``L R^T``; its population twin."""
+    """(sym, psd, gen, pop): ``U U^T`` as ``X X^T`` and ``F G^T`` through one Gaussian ``A``; ``L R^T``; its population."""
     with jax.ensure_compile_time_eval():  # concrete constants: every run of a chunk shares them (one GEMM)
         k_psd, k_gen = jax.random.split(jax.random.key(seed))
         gen = sensing.make_problem(k_gen, n=n, rank=r, m=m, symmetric=False, dtype=dtype)
@@ -157,7 +156,9 @@ def _fits(da: xr.DataArray, dim: str, **kw: float) -> xr.DataArray:
 def gn_rates(ds: xr.Dataset, prefix: str, operator: object, setup: st.Setup) -> xr.DataArray:
     """``theory.gauss_newton_tail_rates`` at every run's final factors ``{prefix}_f``, ``{prefix}_g``."""
     grid = ds[f"{prefix}_f"].isel(row=0, col=0, drop=True)
-    stack = lambda v: jnp.asarray(ds[v].transpose(*grid.dims, "row", "col").values.reshape(grid.size, *ds[v].shape[-2:]))  # noqa: E731
+    def stack(v: str) -> jax.Array:  # (runs, n, k_max)
+        return jnp.asarray(ds[v].transpose(*grid.dims, "row", "col").values.reshape(grid.size, *ds[v].shape[-2:]))
+
     active = grid["rank"].broadcast_like(grid).values.ravel() if "rank" in grid.dims else None
     rates = theory.gauss_newton_tail_rates(setup.step_size, operator, stack(f"{prefix}_f"), stack(f"{prefix}_g"),
                                            setup.r, active)
@@ -170,7 +171,7 @@ def _exponent(alpha: np.ndarray, rate: np.ndarray) -> float:
 
 
 def _exponents(alpha: np.ndarray, rates: xr.DataArray) -> np.ndarray:
-    """``d log rate / d log alpha`` per (rank, seed) of ``rates`` ``(rank, init_scale, seed)``: the start's direction is paired."""
+    """``d log rate / d log alpha`` per (rank, seed) of ``rates`` ``(rank, init_scale, seed)`` (paired starts)."""
     return np.array([[_exponent(alpha, rates.sel(rank=k, seed=s).values) for s in rates.seed.values]
                      for k in rates["rank"].values]).ravel()
 
@@ -193,10 +194,13 @@ def measure(data: Mapping[str, xr.Dataset], setup: st.Setup) -> dict[str, object
     law = float(theory.symmetric_overparam_tail(steps[-1], setup.step_size, k_max - setup.r))
     law /= float(np.linalg.norm(problems(setup)[0].truth.matrix))
     ex_steps, a = ex.example_step.values, ex.init_scale.values[:, None]
-    bound = math.sqrt((k_max - setup.r) / setup.r) * theory.spurious_mode_lower_bound(ex_steps, setup.step_size, a, a / 3)
+    bound = math.sqrt((k_max - setup.r) / setup.r) * theory.spurious_mode_lower_bound(ex_steps, setup.step_size, a,
+                                                                                       a / 3)
     ex_pred = np.asarray(theory.spurious_mode_rate(setup.step_size, a[:, 0], a[:, 0] / 3))
-    ex_rate = np.array([fit_rate(e, ex_steps, ceiling=1e-3 * x * x / 3) for e, x in zip(ex.example_error.values, a[:, 0])])
+    ex_rate = np.array([fit_rate(e, ex_steps, ceiling=1e-3 * x * x / 3)  # once the mode fell 1000-fold
+                        for e, x in zip(ex.example_error.values, a[:, 0])])
     exact = main.sel(rank=setup.r) if setup.r in main["rank"].values else None
+    exact_final = max(exact.sym_error[..., -1].max(), exact.asym_error[..., -1].max()) if exact is not None else np.nan
     return {
         "sym_power": np.log2(over.sym_error[..., half] / over.sym_error[..., -1]).values,
         "asym_exponent": _exponents(alpha, tail), "gn_exponent": _exponents(alpha, gn),
@@ -204,7 +208,7 @@ def measure(data: Mapping[str, xr.Dataset], setup: st.Setup) -> dict[str, object
         "tail_over_gn": (tail / gn).values, "tail_over_d0": (tail / over.d0_rate).values,
         "balanced_over_gn": (balanced / gn_bal).values,
         "balanced_slowest": float(balanced.min()), "unbalanced_fastest": float(asym.max()),
-        "exact_final": float(max(exact.sym_error[..., -1].max(), exact.asym_error[..., -1].max())) if exact else np.nan,
+        "exact_final": float(exact_final),
         "population_over_theory": (pop_tail / top.pop_rate).values,
         "population_over_d0": (pop_tail / top.pop_d0_rate).values,
         "curse_asym_final": curse.curse_error[..., -1].values, "curse_sym_final": sym_kmax[..., -1].values,
@@ -225,7 +229,8 @@ def claims(m: Mapping[str, object], setup: st.Setup) -> list[st.Claim]:
         st.Claim("sublinear", "symmetric over-parameterised GD is sublinear, e ~ 1/t: the error halves when t doubles",
                  m["sym_power"], "in", POWER,
                  detail=f"p = log2(e(T/2)/e(T)) per run ({over}); the 1/t law gives p -> 1 from below "
-                        "(sensing.theory.symmetric_doubling_ratio); linear convergence gives p >> 1, 1/sqrt(t) p = 0.5"),
+                        "(sensing.theory.symmetric_doubling_ratio); linear convergence gives p >> 1, "
+                        "1/sqrt(t) p = 0.5"),
         st.Claim("alpha-squared", "asymmetric over-parameterised GD is linear at a rate ~ alpha^2",
                  m["asym_exponent"], "in", (2 - EXPONENT_TOL, 2 + EXPONENT_TOL), labels=labels,
                  detail="d log rate / d log alpha of the tail rates per rank and seed (the start's direction is "
@@ -292,7 +297,8 @@ def figures(data: Mapping[str, xr.Dataset], setup: st.Setup, measured: Mapping[s
     fig, axes = plot.figure(1, 3, width=4.6)
     for i, a in enumerate(main.init_scale.values):
         c = f"C{i}"
-        plot.log_band(axes[0, 0], sel.sym_error.sel(init_scale=a).isel(step=slice(1, None)), label=f"alpha = {a:g}", color=c)
+        plot.log_band(axes[0, 0], sel.sym_error.sel(init_scale=a).isel(step=slice(1, None)), label=f"alpha = {a:g}",
+                      color=c)
         plot.log_band(axes[0, 1], sel.asym_error.sel(init_scale=a), label=f"alpha = {a:g}", color=c)
         centre = np.exp(np.log(sel.asym_error.sel(init_scale=a)).mean("seed")).values  # what log_band draws
         start = int(np.argmax(centre < 100 * TAIL))  # anchored where the tail starts; mean rate over seeds
@@ -331,7 +337,8 @@ def figures(data: Mapping[str, xr.Dataset], setup: st.Setup, measured: Mapping[s
     ax.set(xlabel="init scale alpha", ylabel="linear rate per step", title="rate ~ alpha^2; balanced: flat")
     ax.legend(fontsize=6)
     out.append(st.Figure("rates", fig, "Linear rate per step against the init scale (geometric mean over seeds, "
-                         "bars: quartiles): the tail rate of asymmetric GD (circles, errors below 1e-8) against the Gauss-Newton tail rate (dashed) and "
+                         "bars: quartiles): the tail rate of asymmetric GD (circles, errors below 1e-9) against "
+                         "the Gauss-Newton tail rate (dashed) and "
                          "eta lambda_min(D0) (dotted); after one balancing step (squares).", rates))
     fig, axes = plot.figure(1, 1, width=5.4)
     ax = axes[0, 0]

@@ -42,7 +42,7 @@ def converged() -> tuple[sensing.Problem, tuple[jax.Array, jax.Array], sensing.P
 
 
 def _numpy_gauss_newton_rate(a: np.ndarray, f: np.ndarray, g: np.ndarray, eta: float) -> tuple[float, int]:
-    """-log(1 - eta lambda_+) from H = (1/m) sum_i grad_i grad_i^T, grad_i = (vec(A_i G), vec(A_i^T F)); the null space by a gap."""
+    """-log(1 - eta lambda_+), H = (1/m) sum_i g_i g_i^T, g_i = (vec(A_i G), vec(A_i^T F)); the null space by a gap."""
     rows = [np.concatenate([(ai @ g).ravel(), (ai.T @ f).ravel()]) for ai in a]
     h = sum(np.outer(v, v) for v in rows) / len(rows)
     lam = np.linalg.eigvalsh(h)

@@ -193,7 +193,8 @@ def test_a_figure_displays_inline_in_a_jupyter_kernel(monkeypatch) -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's own default: the inline backend
-    source = "from overparam import plot\nfig, axes = plot.figure()\naxes[0, 0].plot([1, 2, 3])\nprint(plot.inline_kernel())"
+    source = ("from overparam import plot\nfig, axes = plot.figure()\naxes[0, 0].plot([1, 2, 3])\n"
+              "print(plot.inline_kernel())")
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
     nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
     outputs = notebook.cells[0].outputs
