@@ -256,9 +256,10 @@ def coherence_at_init(params: TwoLayerParams, data: ClusterData, key: Array, lab
 
 def early_training(params: TwoLayerParams, x: Array, y: Array, steps: int, learning_rate, records: int,
                    mask: Array | None = None) -> EarlyTrace:
-    """``steps`` GD steps on labels ``y`` (n,) from ``params``, with the loss and the coherence every ``steps/records`` steps.
+    """``steps`` GD steps on labels ``y`` (n,) from ``params``, recording the loss and the coherence.
 
-    Returns ``records + 1`` values from step 0 (``steps`` a positive multiple of ``records``). One
+    Both are recorded every ``steps / records`` steps: ``records + 1`` values from step 0 (``steps``
+    a positive multiple of ``records``). One
     step lowers the loss by ``eta ||g||^2 - (eta^2/2) g^T H g + O(eta^3) = eta alpha mean_i ||g_i||^2
     + O(eta^2)`` (docs/bounds.md#coherence-and-gd-speed).
     """

@@ -91,7 +91,7 @@ one_step = float(loss0(flat) - loss0(flat - eta * jax.grad(loss0)(flat))) / eta
 # %%
 def point(config, key):
     mask = tl.unit_mask(config["width"], max(widths))
-    kd, ki = jax.random.split(jax.random.fold_in(jax.random.key(2017), config["seed"]))
+    kd, ki = jax.random.split(sweep.seed_key(jax.random.key(2017), config["seed"]))
     d = tl.cluster_data(kd, n, dim, config["clusters"], max_clusters=max(clusters), spread=spread, radius=radius)
     p0 = tl.init_params(ki, config["width"], dim, max_width=max(widths))
     real, rand = tl.coherence_at_init(p0, d, key, label_draws, mask)

@@ -34,7 +34,7 @@ import xarray as xr
 import bounds
 import overparam.study as st
 from bounds import two_layer as tl
-from overparam import plot
+from overparam import plot, sweep
 
 PAPER = "Sagun et al. 2017; Chatterjee & Zielinski 2022"
 LINK = "https://arxiv.org/abs/1706.04454"
@@ -52,7 +52,7 @@ def point(config, key, setup: st.Setup) -> dict:
     widths, kmax = setup.axes["width"], max(setup.axes["clusters"])
     max_width = max(widths)
     mask = tl.unit_mask(config["width"], max_width)
-    kd, ki, kz = jax.random.split(jax.random.fold_in(jax.random.key(DATA_SEED), config["seed"]), 3)
+    kd, ki, kz = jax.random.split(sweep.seed_key(jax.random.key(DATA_SEED), config["seed"]), 3)
     kl = key  # data, start and Lanczos probe: from the seed (shared by its widths and K); labels: from the run
     data = tl.cluster_data(kd, setup.n_train, setup.dim, config["clusters"], max_clusters=kmax,
                            spread=setup.spread, radius=setup.radius)
@@ -71,12 +71,13 @@ def point(config, key, setup: st.Setup) -> dict:
             "between": spec.between, "num_params": spec.num_params, "final_loss": losses[-1],
             "coherence_real": real, "coherence_random": jnp.mean(random),
             "coherence_random_sem": jnp.std(random, ddof=1) / np.sqrt(setup.label_draws),
-            "lanczos_min": lo, "lanczos_max": hi, "early_loss_real": early.loss[0], "early_loss_random": early.loss[1:].T,
+            "lanczos_min": lo, "lanczos_max": hi,
+            "early_loss_real": early.loss[0], "early_loss_random": early.loss[1:].T,
             "early_coherence_real": early.coherence[0], "early_coherence_random": early.coherence[1:].T}
 
 
 def check(setup: st.Setup) -> None:
-    """Cross-checks: even widths with P >= n; K <= min(n, d); Lanczos within P; early steps a multiple of the records."""
+    """Cross-checks: even widths with P >= n; K <= min(n, d); Lanczos within P; early steps a multiple of records."""
     widths, ks = setup.axes["width"], setup.axes["clusters"]
     if any(w % 2 for w in widths):
         raise ValueError(f"axis width={widths} is not allowed; allowed: even integers (mirrored start)")
@@ -95,7 +96,7 @@ def check(setup: st.Setup) -> None:
 
 
 def measure(data, setup: st.Setup) -> dict:
-    """Per run: bulk counts and fractions, outliers above the edge, Lanczos error; coherence and early-loss summaries."""
+    """Per run: bulk counts and fractions, outliers above the edge, Lanczos error; coherence and early losses."""
     ds = data["main"]
     eig, p, n = ds["eigenvalues"].values, ds["num_params"].values, setup.n_train  # eig (W, K, S, P_max)
     top, residual = eig[..., 0], ds["residual_norm"].values
@@ -106,7 +107,8 @@ def measure(data, setup: st.Setup) -> dict:
     outliers = np.sum(valid & (eig > edge[..., None]), axis=-1)
     near = np.sum(absval <= (NEAR_ZERO * top)[..., None], axis=-1) / p
     k = np.broadcast_to(ks[None, :, None], top.shape)
-    gap = np.take_along_axis(eig, (k - 1)[..., None], -1)[..., 0] / np.abs(np.take_along_axis(eig, k[..., None], -1)[..., 0])
+    lam_k, lam_k1 = (np.take_along_axis(eig, j[..., None], -1)[..., 0] for j in (k - 1, k))
+    gap = lam_k / np.abs(lam_k1)
     rand, sem = ds["coherence_random"].values, ds["coherence_random_sem"].values
     real = ds["coherence_real"].values
     early_real, early_random = ds["early_loss_real"].values[..., -1], ds["early_loss_random"].values[..., -1, :]
@@ -139,7 +141,8 @@ def claims(m: dict, setup: st.Setup) -> list[st.Claim]:
         st.Claim("bulk-fraction", f"the bulk at zero (|lambda| <= {NEAR_ZERO:g} lambda_max) holds at least a fraction "
                  "1 - n/P of the spectrum", m["bulk_margin"], ">=", 0.0, "", "fraction - (1 - n/P), each run"),
         st.Claim("bulk-grows-with-width", "more parameters merely scale the bulk: its fraction grows with P",
-                 np.diff(m["mean_near_zero"]), ">", 0.0, "", f"change of the mean fraction from width to width; {widths}"),
+                 np.diff(m["mean_near_zero"]), ">", 0.0, "",
+                 f"change of the mean fraction from width to width; {widths}"),
         st.Claim("outliers-equal-clusters", "the number of eigenvalues above the bulk edge lambda_1(G_w) + ||H - G|| "
                  "equals the number of clusters K", m["outlier_excess"], "==", 0, "eigenvalues",
                  f"outliers - K, each run; min lambda_K / |lambda_(K+1)| = {np.min(m['gap']):.1f}"),
@@ -148,7 +151,8 @@ def claims(m: dict, setup: st.Setup) -> list[st.Claim]:
                  "max(|Lanczos - dense| at lambda_min, lambda_max) / lambda_max, each run"),
         st.Claim("random-label-coherence", f"with random labels at the start (f = 0) the mean gradient coherence is "
                  f"1/n = {1 / n:.4g}", random_z, "in", (-z, z), "s.e.",
-                 f"mean {m['random_mean']:.5f} +- {m['random_sem']:.5f} over {runs} networks x {setup.label_draws} draws"),
+                 f"mean {m['random_mean']:.5f} +- {m['random_sem']:.5f} over {runs} networks x "
+                 f"{setup.label_draws} draws"),
         st.Claim("real-label-coherence", "the gradients are more coherent with the real (cluster) labels than with "
                  "random labels, on the same inputs and network", m["real_z"], ">=", z, "s.e.",
                  f"(alpha_real - mean alpha_random) / s.e., each run; alpha_real / alpha_random: min "

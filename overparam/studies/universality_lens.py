@@ -29,7 +29,7 @@ from scipy import stats
 
 import bounds
 import overparam.study as st
-from overparam import plot
+from overparam import plot, sweep
 
 PAPER = "Feder, Urbanke & Fogel 2025"
 LINK = "https://arxiv.org/abs/2506.07661"
@@ -101,7 +101,7 @@ def sgld_point(config, key, setup: st.Setup) -> dict:
         return z * jnp.log(p) + (1.0 - z) * jnp.log1p(-p)
 
     kernel = bounds.sgld(bounds.minibatch_gradient(log_prior, log_likelihood, n))
-    chain_key = jax.random.fold_in(jax.random.key(SGLD_SEED), config["chain"])
+    chain_key = sweep.seed_key(jax.random.key(SGLD_SEED), config["chain"])
 
     def one(s):
         k_init, k_chain = jax.random.split(jax.random.fold_in(chain_key, s))
@@ -155,7 +155,8 @@ def measure(data, setup: st.Setup) -> dict:
 
 def claims(m: dict, setup: st.Setup) -> list[st.Claim]:
     """The weight bound; the simple truth gains and the complex ones lose; SGLD and its ensembles vs exact."""
-    dims = f"D = {', '.join(map(str, setup.axes['num_params']))}; p0 = {', '.join(f'{p:g}' for p in setup.axes['truth'])}"
+    truths = ", ".join(f"{p:g}" for p in setup.axes["truth"])
+    dims = f"D = {', '.join(map(str, setup.axes['num_params']))}; p0 = {truths}"
     z = Z_LIMIT
     return [
         st.Claim("weight-bound", f"the weight bound D_n <= n D_min + min_eps [n eps - log W_eps] holds (n = {setup.n})",

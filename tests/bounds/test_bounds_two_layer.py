@@ -66,7 +66,8 @@ def test_cluster_data_has_orthogonal_means_parity_labels_and_does_not_depend_on_
     np.testing.assert_array_equal(np.asarray(d4.cluster), np.arange(12) % 4)
     np.testing.assert_array_equal(np.asarray(d4.y), np.where(np.arange(12) % 4 % 2 == 0, 1.0, -1.0))
     means = np.asarray(d4.x)[:4]  # examples 0..3 are in clusters 0..3
-    np.testing.assert_allclose(means @ means.T, radius**2 * np.eye(4), atol=4e-8)  # orthogonal, norm radius; observed 4e-9
+    # orthogonal means of norm radius; observed error 4e-9 (the spread)
+    np.testing.assert_allclose(means @ means.T, radius**2 * np.eye(4), atol=4e-8)
     np.testing.assert_allclose(np.asarray(d2.x)[:2], means[:2], atol=4e-8)  # cluster k's mean is the same for K = 2
     with pytest.raises(ValueError, match="max_clusters"):
         tl.cluster_data(key, 10, 4, 2, max_clusters=5, spread=0.1, radius=1.0)
@@ -76,17 +77,30 @@ def test_cluster_data_has_orthogonal_means_parity_labels_and_does_not_depend_on_
         tl.cluster_data(key, 10, 4, 2, max_clusters=4, spread=0.0, radius=1.0)
 
 
+def _embed(params, max_width):
+    """A width-12 network's units in arrays of width ``max_width``: halves at 0 and max_width / 2, zeros between."""
+    half, h = max_width // 2, WIDTH // 2
+    rows = np.r_[np.arange(h), half + np.arange(h)]
+    return tl.TwoLayerParams(*(jnp.zeros((max_width,) + v.shape[1:]).at[rows].set(v) for v in params))
+
+
 def test_padded_network_is_the_unpadded_network(trained):
-    """Width 12 stored at width 20 with a mask: same outputs, training losses (bit for bit), spectrum and coherence."""
-    data, params0, _, losses = trained
+    """Width 12 stored at width 20 with a mask: the same start, outputs, loss gradient (zero on the unused units,
+    so GD and Gauss-Newton steps are the same), Hessian spectrum and coherence."""
+    data, params0, params, _ = trained
     mask = tl.unit_mask(WIDTH, 20)
     np.testing.assert_array_equal(np.asarray(mask), np.r_[np.ones(6), np.zeros(4), np.ones(6), np.zeros(4)])
     padded0 = tl.init_params(jax.random.split(jax.random.key(7))[1], WIDTH, DIM, max_width=20)
-    np.testing.assert_array_equal(np.asarray(padded0.w)[:6], np.asarray(params0.w)[:6])  # unit j from fold_in(key, j)
-    assert np.all(np.asarray(padded0.a)[6:10] == 0)
-    padded, padded_losses = jax.jit(lambda p: tl.train(p, data, STEPS, 1.0, NEWTON, mask))(padded0)
-    np.testing.assert_allclose(np.asarray(padded_losses), losses, rtol=1e-15, atol=0)  # observed: identical
-    spec = SPECTRUM(trained[2], data, CLUSTERS)
+    for a, b in zip(padded0, _embed(params0, 20)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # unit j from fold_in(key, j), zeros elsewhere
+    padded = _embed(params, 20)
+    np.testing.assert_allclose(np.asarray(tl.network(padded, data.x, mask)), np.asarray(tl.network(params, data.x)),
+                               rtol=1e-15, atol=1e-17)  # observed: identical
+    grad = jax.grad(tl.squared_loss)(params0, data.x, data.y)  # at the start, where the gradient is O(1)
+    grad_p = jax.grad(tl.squared_loss)(padded0, data.x, data.y, mask)
+    for a, b in zip(grad_p, _embed(grad, 20)):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-15, atol=0)  # observed: identical
+    spec = SPECTRUM(params, data, CLUSTERS)
     spec_p = jax.jit(lambda p: tl.hessian_spectrum(p, data, CLUSTERS, mask))(padded)
     eig, eig_p = np.asarray(spec.eigenvalues), np.asarray(spec_p.eigenvalues)
     assert eig_p.shape == (20 * (DIM + 2),) and np.all(np.isnan(eig_p[96:])) and float(spec_p.num_params) == 96
@@ -98,7 +112,8 @@ def test_padded_network_is_the_unpadded_network(trained):
 
 
 def test_hessian_equals_gauss_newton_plus_residual_term(trained):
-    """Away from a minimum (at the start, r = -y): H = J^T J / n + (1/n) sum_i r_i Hess f(x_i), each part independently."""
+    """Away from a minimum (at the start, r = -y): H = J^T J / n + (1/n) sum_i r_i Hess f(x_i), each part
+    computed independently."""
     data, params0, _, _ = trained
     flat, unravel = ravel_pytree(params0)
     hess = np.asarray(jax.jit(bounds.hessian_matrix, static_argnums=0)(

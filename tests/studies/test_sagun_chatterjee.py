@@ -14,6 +14,7 @@ from jax.flatten_util import ravel_pytree
 import overparam.store
 import overparam.study as st
 from bounds import two_layer as tl
+from overparam import sweep
 from overparam.studies import sagun_chatterjee as study
 
 TINY = {"dim": 6, "n_train": 10, "steps": 600, "newton_steps": 16, "label_draws": 32, "lanczos_iter": 40,
@@ -43,7 +44,7 @@ def test_one_run_equals_the_unpadded_library_and_a_dense_hessian(result):
     """Run (width 8 of max 12, K = 3, seed 1) rebuilt without padding: same loss, spectrum and coherence; the
     spectrum against eigvalsh of jax.hessian (claims global-minimum, bulk-rank, outliers-equal-clusters)."""
     _, ds, setup = result
-    kd, ki, _ = jax.random.split(jax.random.fold_in(jax.random.key(study.DATA_SEED), 1), 3)
+    kd, ki, _ = jax.random.split(sweep.seed_key(jax.random.key(study.DATA_SEED), 1), 3)
     data = tl.cluster_data(kd, setup.n_train, setup.dim, 3, max_clusters=3, spread=setup.spread, radius=setup.radius)
     params, losses = jax.jit(tl.train, static_argnums=(2, 4))(tl.init_params(ki, 8, setup.dim), data, setup.steps,
                                                               setup.learning_rate, setup.newton_steps)

@@ -41,7 +41,8 @@ def _regret_and_bound(d: int, levels: int, p0: float, n: int) -> tuple[float, fl
 
 def test_every_claim_passes_at_a_tiny_size(result):
     res, stored, _ = result
-    assert [c.name for c in res.claims] == ["weight-bound", "simple-truth-gains", "complex-truth-loses", "follows-weight",
+    assert [c.name for c in res.claims] == ["weight-bound", "simple-truth-gains", "complex-truth-loses",
+                                            "follows-weight",
                                             "sgld-posterior-mean", "sgld-posterior-spread",
                                             "ensemble-matches-posterior-draws", "ensemble-improves"]
     assert all(c.passed for c in res.claims), [c.claim.measured_text() for c in res.claims if not c.passed]
