@@ -4,7 +4,8 @@ Modules: :mod:`randfeat.tasks` (tasks in eigen-coordinates), :mod:`randfeat.theo
 eigenframework risk), :mod:`randfeat.powerlaw` (closed forms for power laws),
 :mod:`randfeat.features` (random feature maps and limiting kernels), :mod:`randfeat.ridge`
 (ridge paths), :mod:`randfeat.experiment` (the linear Gaussian RF experiment),
-:mod:`randfeat.dynamics` (Advani-Saxe gradient-descent learning curves).
+:mod:`randfeat.dynamics` (Advani-Saxe gradient-descent learning curves), :mod:`randfeat.two_layer`
+(students trained by exact gradient flow: the linear student and a two-layer ReLU student).
 """
 
 from randfeat.dynamics import (
@@ -14,6 +15,7 @@ from randfeat.dynamics import (
     marchenko_pastur_density,
     marchenko_pastur_quadrature,
 )
+from randfeat import two_layer
 from randfeat.experiment import TrialErrors, gaussian_rf_trials
 from randfeat.features import (
     FourierWeights,
@@ -55,5 +57,5 @@ __all__ = [
     "linear_kernel", "make_task", "marchenko_pastur_density", "marchenko_pastur_quadrature", "optimal_fitting_ratio", "optimal_ridge",
     "overfitting_threshold", "power_law_task", "rbf_kernel", "relu_features", "relu_nngp_kernel",
     "rf_risk", "ridge_path", "ridge_path_widths", "ridge_weights", "ridgeless_gamma", "ridgeless_krr_constant",
-    "ridgeless_risk", "width_mask",
+    "ridgeless_risk", "two_layer", "width_mask",
 ]
