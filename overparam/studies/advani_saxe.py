@@ -1,261 +1,332 @@
-"""Advani & Saxe 2017: train and test error of a linear student vs gradient-flow time, theory over simulation.
+"""Advani & Saxe 2017: generalization dynamics of gradient descent, linear and two-layer students.
 
-Setup (MATH.md section 2, "Linear model dynamics"): inputs ``x ~ N(0, I_N / N)``, teacher
-``y = w_bar . x + eps`` with ``w_bar`` uniform on the sphere ``||w_bar||^2 = N s_w^2`` (the theory
-depends on the teacher only through ``||w_bar||^2 / N``; fixing it removes a needless source of
-seed-to-seed variance), ``eps ~ N(0, s_eps^2)``, ``P = a N``
-examples ``X`` (P, N); the student follows the gradient flow of ``(1/2) ||y - X w||^2``,
+Two students, both from :mod:`randfeat.two_layer` (docs/randfeat.md#two-layer-student), trained by
+exact gradient flow on one data set per seed, at several signal-to-noise ratios ``snr`` (label
+noise ``1 / snr``, signal 1) and initial weight variances ``init_var``:
 
-    dw/dt = X^T (y - X w),     w(0) ~ N(0, s_w0^2 I).
+* ``linear`` (a sweep over seeds): a linear student on ``P = a N`` examples of a linear teacher
+  (:func:`randfeat.two_layer.linear_flow_errors`) at every load, against the Marchenko-Pastur
+  theory :func:`randfeat.advani_saxe_curves` (docs/randfeat.md#learning-curves; the ``theory``
+  result). The loads of a seed are the first ``a N`` rows of one design, so they share its data.
+* ``student`` (a sweep over seeds): a two-layer ReLU student with a random fixed first layer and a
+  trained output layer on ``P`` examples of a ReLU teacher (:func:`randfeat.two_layer.output_flow_errors`)
+  at every width, the first ``N_h`` units of one first layer; GD
+  (:func:`randfeat.two_layer.train_output_layer`) checks the frozen subspace
+  (docs/randfeat.md#frozen-subspace).
 
-With ``X^T X = V diag(l) V^T`` the flow is solved exactly mode by mode,
-``c_i(t) = c_i(0) e^{-l_i t} + b_i (1 - e^{-l_i t}) / l_i`` (``c = V^T w``, ``b = V^T X^T y``), so the
-simulation is the exact finite-size gradient-flow curve of one data matrix. Measured:
-``E_g(t) = ||w(t) - w_bar||^2 / N + s_eps^2`` (the expected error on a fresh noisy example) and
-``E_t(t) = ||y - X w(t)||^2 / P``.
+Loads and widths are static inside a seed's program (each its own eigenproblem of the smaller
+side), and the snr x init_var grid is vmapped over one eigendecomposition.
 
-Theory (Advani & Saxe 2017, eqs. for the Marchenko-Pastur spectrum ``rho`` of ``X^T X`` with
-edges ``(1 +- sqrt a)^2`` plus an atom ``(1 - a)_+`` at zero)::
+Claims: over-training is worst at load 1 and at width ``N_h = P``; simulation follows the theory;
+larger initial weights raise the best early-stopping error, less so with more data; the largest
+student stops early at a lower error than ``N_h = P``; GD never moves the frozen weights, whose
+initial values add ``init_var * mean |P_null h|^2`` to the final error.
 
-    E_g(t) = (s_w^2 + s_w0^2) [ int rho e^{-2 l t} dl + (1 - a)_+ ] + s_eps^2 [ int rho (1 - e^{-l t})^2 / l dl + 1 ]
-    E_t(t) = (1/a) int rho [ l (s_w^2 + s_w0^2) + s_eps^2 ] e^{-2 l t} dl + s_eps^2 (1 - 1/a)_+
-
-The integrals are evaluated by :func:`randfeat.advani_saxe_curves`.
-
-The runs are a grid ``load x seed`` through :func:`overparam.sweep.run` (the number of rows
-``P = a N`` varies by masking rows of a ``P_max x N`` design: a zero row adds nothing to
-``X^T X`` or ``X^T y``, so masking is exact).
-
-Claims: over-training (the rise of ``E_g`` from its minimum to the end of training) is worst at
-load ``a = 1``; simulation and theory agree within 3% (the paper's figure-level agreement, the
-tolerance issue 4 states for N >= 400).
+Sizes (docs/studies/advani-saxe.md): the student's paper size is the paper's Fig. 7 (Neural
+Networks 2020 version): ``P = 300`` samples, 50 seeds, widths through ``P``; its input dimension
+(100), teacher width (30) and test set are chosen here. The linear paper size is a regime choice
+(the paper's curves are the ``N -> infinity`` theory): ``N = 1000``, loads 1/4 to 4, 50 seeds, so
+that finite-``N`` deviations are below a few per cent.
 """
 
 from __future__ import annotations
-
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import xarray as xr
 
+import overparam.study as st
 import randfeat
 from overparam import plot, sweep
-from overparam.studies.base import SIZES, Claim, Produced, SetupStudy, Size, check_integers, merge_overrides
+from randfeat import two_layer as tl
 
 PAPER = "Advani & Saxe 2017"
-NAME = "advani-saxe"
-
-AGREEMENT = 0.03  # relative agreement of simulation and theory (issue 4: within 3% for N >= 400)
-SEED_ERRORS = 2.0  # ... plus this many standard errors of the seed mean (sampling noise of the check)
-
-
-class Setup(NamedTuple):
-    """Static part of the study at one size, plus its default grid (``load``, ``seed``)."""
-
-    n_inputs: int  # N
-    weight_var: float  # s_w^2
-    init_var: float  # s_w0^2
-    noise_var: float  # s_eps^2
-    t_min: float
-    t_max: float
-    n_times: int
-    axes: dict[str, tuple[float, ...]]
+LINK = "https://arxiv.org/abs/1710.03667"
+DATA_SEED = 2017
+Z = 4.0  # Monte Carlo claims: within / beyond 4 standard errors of the seed mean
+FROZEN_TOL = 1e-9  # |P_null(a_T - a_0)| / |a_T - a_0|: 0 up to round-off, eps * cond(K) (seen below 1e-11)
+AGREEMENT = 0.03  # finite-N allowance of |sim - theory| / theory beyond Z s.e. (seen 1.6% at N = 1000)
 
 
-SETUPS: dict[str, Setup] = {
-    "quick": Setup(n_inputs=400, weight_var=1.0, init_var=0.0, noise_var=0.25, t_min=0.05, t_max=200.0,
-                   n_times=40, axes={"load": (0.5, 1.0, 2.0), "seed": tuple(range(16))}),
-    "paper": Setup(n_inputs=1000, weight_var=1.0, init_var=0.0, noise_var=0.25, t_min=0.05, t_max=1000.0,
-                   n_times=80, axes={"load": (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0), "seed": tuple(range(50))}),
-}
+def _times(setup: st.Setup, t_max: float) -> np.ndarray:
+    return np.geomspace(setup.t_min, t_max, setup.n_times)
 
 
-class Curves(NamedTuple):
-    """Generalisation and training error vs time, each (..., T)."""
-
-    generalization: np.ndarray
-    training: np.ndarray
-
-
-def theory_curves(load: float, times: np.ndarray, weight_var: float, init_var: float, noise_var: float) -> Curves:
-    """Advani & Saxe's ``E_g(t)`` and ``E_t(t)`` (module docstring) at ``times`` (T,) -> (T,) each.
-
-    Evaluated by :func:`randfeat.advani_saxe_curves` (Marchenko-Pastur quadrature:
-    :func:`randfeat.dynamics.marchenko_pastur_quadrature`).
-    """
-    t = np.asarray(times, dtype=float)
-    if t.ndim != 1 or np.any(~np.isfinite(t)) or np.any(t < 0):
-        raise ValueError(f"times must be a 1-d array of finite values >= 0, got shape {t.shape}")
-    curves = randfeat.advani_saxe_curves(t, load, weight_var, init_var, noise_var)
-    return Curves(np.asarray(curves.generalization), np.asarray(curves.training))
+def _vmap2(fn, setup: st.Setup):
+    """``fn(snr, init_var)`` over the snr x init_var grid: outputs (S, I, ...)."""
+    snr, init = jnp.asarray(setup.axes["snr"]), jnp.asarray(setup.axes["init_var"])
+    return jax.vmap(lambda s: jax.vmap(lambda v: fn(s, v))(init))(snr)
 
 
-def gradient_flow_errors(x: jax.Array, y: jax.Array, w_bar: jax.Array, w0: jax.Array, row_mask: jax.Array,
-                         times: jax.Array, noise_var) -> tuple[jax.Array, jax.Array]:
-    """Exact gradient-flow errors of the linear student on one data set.
-
-    x (P_max, N), y (P_max,), w_bar (N,) teacher, w0 (N,) initial weights, row_mask (P_max,) 0/1
-    (the rows in use), times (T,). Returns ``E_g(t) = ||w(t) - w_bar||^2 / N + s_eps^2`` and
-    ``E_t(t) = ||y - X w(t)||^2 / P`` over the used rows, each (T,).
-    """
-    n = x.shape[1]
-    xm = x * row_mask[:, None]
-    ym = y * row_mask
-    p = jnp.sum(row_mask)
-    lam, v = jnp.linalg.eigh(xm.T @ xm)
-    lam = jnp.maximum(lam, 0.0)
-    b = v.T @ (xm.T @ ym)
-    c0 = v.T @ w0
-    target = v.T @ w_bar
-    lt = jnp.outer(times, lam)  # (T, N)
-    gain = jnp.where(lam > 1e-12, -jnp.expm1(-lt) / jnp.where(lam > 1e-12, lam, 1.0), times[:, None])
-    c = c0 * jnp.exp(-lt) + b * gain  # (T, N)
-    gen = jnp.sum((c - target) ** 2, axis=-1) / n + noise_var
-    train = (ym @ ym - 2.0 * c @ b + jnp.sum(lam * c * c, axis=-1)) / p
-    return gen, jnp.maximum(train, 0.0)
+def linear_point(config, key, setup: st.Setup) -> dict:
+    """Exact gradient-flow curves of the linear student for one seed: every load (nested rows), snr, init_var."""
+    del key  # the data depend on the seed only
+    n, loads = setup.n_inputs, setup.axes["load"]
+    p_max = round(max(loads) * n)
+    kx, kw, k0, ke = jax.random.split(sweep.seed_key(jax.random.key(DATA_SEED), config["seed"]), 4)
+    x = tl.gaussian_inputs(kx, p_max, n)
+    w_bar = tl.linear_teacher(kw, n)
+    z, eps = jax.random.normal(k0, (n,)), jax.random.normal(ke, (p_max,))
+    times = jnp.asarray(_times(setup, setup.t_max))
+    out = []
+    for a in loads:  # static: the first a N rows, each load its own (primal or dual) eigenproblem
+        xa, ea = x[: round(a * n)], eps[: round(a * n)]
+        if out:  # one batched eigh at a time (docs/architecture.md#known-xla-cpu-deadlock)
+            xa, _ = jax.lax.optimization_barrier((xa, out[-1].test))
+        out.append(_vmap2(lambda s, v: tl.linear_flow_errors(xa, xa @ w_bar + ea / jnp.sqrt(s), w_bar,
+                                                             jnp.sqrt(v) * z, times, 1.0 / s), setup))
+    return {"test_error": jnp.stack([e.test for e in out]), "train_error": jnp.stack([e.train for e in out])}
 
 
-def _point(setup: Setup, p_max: int, times: np.ndarray):
-    n = setup.n_inputs
-    t = jnp.asarray(times)
-
-    def point(config: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
-        kx, kw, k0, ke = jax.random.split(key, 4)
-        x = jax.random.normal(kx, (p_max, n)) / np.sqrt(n)
-        g = jax.random.normal(kw, (n,))
-        w_bar = np.sqrt(setup.weight_var * n) * g / jnp.linalg.norm(g)  # ||w_bar||^2 / N = s_w^2 exactly
-        w0 = np.sqrt(setup.init_var) * jax.random.normal(k0, (n,))
-        y = x @ w_bar + np.sqrt(setup.noise_var) * jax.random.normal(ke, (p_max,))
-        rows = jnp.round(config["load"] * n)
-        mask = (jnp.arange(p_max, dtype=x.dtype) < rows).astype(x.dtype)
-        gen, train = gradient_flow_errors(x, y, w_bar, w0, mask, t, setup.noise_var)
-        return {"test_error": gen, "train_error": train}
-
-    point.__name__ = "linear_gradient_flow"
-    return point
-
-
-def _check_axes(setup: Setup, overrides: Mapping[str, Sequence[float]] | None) -> dict[str, tuple[float, ...]]:
-    axes = merge_overrides(setup.axes, overrides)
-    if any(not (np.isfinite(a) and 0 < a <= 16) for a in axes["load"]):
-        raise ValueError(f"load={axes['load']!r} is out of range; allowed: 0 < load <= 16")
-    check_integers("seed", axes["seed"], 0, min_count=2)
-    return {k: tuple(sorted(v)) for k, v in axes.items()}
-
-
-def run_sweep(size: Size = "quick", overrides: Mapping[str, Sequence[float]] | None = None, *,
-              setup: Setup | None = None, progress: bool = False) -> tuple[xr.Dataset, Setup]:
-    """Simulate the grid ``load x seed``; the dataset has ``test_error``, ``train_error`` with dims
-    ``(load, seed, time)`` and the theory curves ``theory_test_error``, ``theory_train_error``
-    with dims ``(load, time)``. ``setup`` replaces the size's :class:`Setup` (smaller problems for
-    notebooks and tests)."""
-    if size not in SIZES:
-        raise ValueError(f"size must be one of {SIZES}, got {size!r}")
-    setup = SETUPS[size] if setup is None else setup
-    axes = _check_axes(setup, overrides)
-    times = np.geomspace(setup.t_min, setup.t_max, setup.n_times)
-    p_max = int(round(max(axes["load"]) * setup.n_inputs))
-    ds = sweep.run(
-        _point(setup, p_max, times), axes, key=jax.random.key(2017),
-        out_dims={"test_error": ("time",), "train_error": ("time",)}, out_coords={"time": times},
-        progress=progress, chunk_size=8,
-        attrs={"study": NAME, "size": size, **{k: v for k, v in setup._asdict().items() if k != "axes"}},
-    )
-    theory = [theory_curves(a, times, setup.weight_var, setup.init_var, setup.noise_var) for a in axes["load"]]
-    ds["theory_test_error"] = (("load", "time"), np.stack([c.generalization for c in theory]))
-    ds["theory_train_error"] = (("load", "time"), np.stack([c.training for c in theory]))
-    return ds, setup
+def student_point(config, key, setup: st.Setup) -> dict:
+    """The two-layer student for one seed at every width (nested units): curves, null-space error, GD's frozen drift."""
+    del key
+    p, n_in = setup.n_samples, setup.student_inputs
+    kt, kx, kq, kw, ke, ka = jax.random.split(sweep.seed_key(jax.random.key(DATA_SEED + 1), config["seed"]), 6)
+    teacher = tl.relu_teacher(kt, n_in, setup.teacher_hidden)
+    x, xq = tl.gaussian_inputs(kx, p, n_in), tl.gaussian_inputs(kq, setup.n_test, n_in)
+    f, fq = tl.teacher_outputs(teacher, x), tl.teacher_outputs(teacher, xq)
+    weights = jax.random.normal(kw, (max(setup.axes["width"]), n_in))
+    y, z = f + jax.random.normal(ke, (p,)), jax.random.normal(ka, (weights.shape[0],))  # z: unit-variance a0
+    times = jnp.asarray(_times(setup, setup.student_t_max))
+    out = {k: [] for k in ("test_error", "train_error", "null_space_error", "frozen_drift")}
+    for w in setup.axes["width"]:  # static: the first w hidden units
+        h, hq, zw = tl.student_features(weights[:w], x), tl.student_features(weights[:w], xq), z[:w]
+        if out["test_error"]:  # one batched eigh at a time (docs/architecture.md#known-xla-cpu-deadlock)
+            h, _ = jax.lax.optimization_barrier((h, out["frozen_drift"][-1]))
+        spec = tl.gram_spectrum(h)
+        e = _vmap2(lambda s, v: tl.output_flow_errors(h, f + (y - f) / jnp.sqrt(s), hq, fq, jnp.sqrt(v) * zw,
+                                                      times, 1.0 / s, spectrum=spec), setup)
+        a = tl.train_output_layer(h, y, zw, 1.0 / jnp.sum(h * h), setup.gd_steps)  # eta = 1/tr K <= 1/s_max
+        out["test_error"].append(e.test), out["train_error"].append(e.train)
+        out["null_space_error"].append(tl.null_space_error(h, hq, spectrum=spec))
+        drift = tl.null_space_component(h, a - zw, spectrum=spec)
+        out["frozen_drift"].append(jnp.linalg.norm(drift) / jnp.linalg.norm(a - zw))
+    return {k: jnp.stack(v) for k, v in out.items()}
 
 
-def overtraining(test_error: np.ndarray) -> np.ndarray:
-    """Rise of the test error from its minimum over time to its final value, ``E_g(T) - min_t E_g(t)``."""
-    e = np.asarray(test_error)
-    return e[..., -1] - e.min(axis=-1)
+def theory(setup: st.Setup) -> xr.Dataset:
+    """Marchenko-Pastur E_g(t), E_t(t) (:func:`randfeat.advani_saxe_curves`) on the linear grid."""
+    t = _times(setup, setup.t_max)
+    ax = setup.axes
+    curves = [[[randfeat.advani_saxe_curves(t, a, 1.0, v, 1.0 / s) for v in ax["init_var"]] for s in ax["snr"]]
+              for a in ax["load"]]
+    dims = ("load", "snr", "init_var", "time")
+    pick = lambda i: np.array([[[np.asarray(c[i]) for c in row] for row in plane] for plane in curves])  # noqa: E731
+    return xr.Dataset({"test_error": (dims, pick(0)), "train_error": (dims, pick(1))},
+                      coords={"load": list(ax["load"]), "snr": list(ax["snr"]), "init_var": list(ax["init_var"]),
+                              "time": t})
 
 
-def evaluate_claims(ds: xr.Dataset, setup: Setup) -> list[Claim]:
-    """Over-training worst at load 1 (theory and simulation); agreement within 3%."""
-    loads = [float(a) for a in ds["load"].values]
-    sim = ds["test_error"].mean("seed").values
-    over_sim = overtraining(sim)
-    over_th = overtraining(ds["theory_test_error"].values)
-    claims = []
-    worst_sim, worst_th = loads[int(np.argmax(over_sim))], loads[int(np.argmax(over_th))]
-    claims.append(Claim(
-        NAME, PAPER, "over-training (final minus minimal test error over GD time) is worst at load a = P/N = 1",
-        "argmax over a: simulation a = {:g}, theory a = {:g}; rise {}".format(
-            worst_sim, worst_th, ", ".join(f"a={a:g}: {o:.3f}" for a, o in zip(loads, over_sim))),
-        "a = 1 for both", bool(1.0 in loads and worst_sim == 1.0 and worst_th == 1.0)))
-    seeds = ds.sizes["seed"]
-    th_g = ds["theory_test_error"].values
-    sem_g = ds["test_error"].std("seed", ddof=1).values / np.sqrt(seeds)
-    # excess of the deviation over the allowed 3% + 2 s.e., relative to the theory
-    excess_g = (np.abs(sim - th_g) - SEED_ERRORS * sem_g) / th_g
-    train_sim = ds["train_error"].mean("seed").values
-    th_t = ds["theory_train_error"].values
-    sem_t = ds["train_error"].std("seed", ddof=1).values / np.sqrt(seeds)
-    scale_t = th_t[:, :1]  # training error goes to 0 below load 1: measure relative to E_t(0)
-    excess_t = (np.abs(train_sim - th_t) - SEED_ERRORS * sem_t) / scale_t
-    median_g = float(np.median(np.abs(sim / th_g - 1.0)))
-    worst = float(max(excess_g.max(), excess_t.max()))
-    claims.append(Claim(
-        NAME, PAPER,
-        f"simulation (N = {setup.n_inputs}, mean of {seeds} data sets) agrees with the theory within 3% "
-        "for the test and the training error at every time and load",
-        f"max (|sim - theory| - {SEED_ERRORS:g} s.e.) / theory = {worst:.2%} (E_g: {excess_g.max():.2%}, "
-        f"E_t vs E_t(0): {excess_t.max():.2%}); median |sim/theory - 1| of E_g = {median_g:.2%}",
-        f"<= {AGREEMENT:.0%} beyond {SEED_ERRORS:g} standard errors of the seed mean",
-        bool(worst <= AGREEMENT)))
-    return claims
+def check(setup: st.Setup) -> None:
+    """Load 1 and width P inside their grids; every load gives an integer number >= 1 of rows."""
+    loads, widths, p = setup.axes["load"], setup.axes["width"], setup.n_samples
+    if not (min(loads) < 1.0 < max(loads) and 1.0 in loads):
+        raise ValueError(f"axis load={loads} is not allowed; allowed: loads that hold 1 and values below and above it")
+    if not (min(widths) < p < max(widths) and p in widths):
+        raise ValueError(f"axis width={widths} is not allowed; allowed: widths that hold n_samples = {p} and values "
+                         "below and above it")
+    rows = [a * setup.n_inputs for a in loads]
+    if any(abs(r - round(r)) > 1e-9 or r < 1 for r in rows):
+        raise ValueError(f"axis load={loads} is not allowed with n_inputs = {setup.n_inputs}; allowed: loads with "
+                         "load * n_inputs an integer >= 1")
+    if 2 * p > max(widths):
+        raise ValueError(f"axis width={widths}: allowed: a largest width >= 2 n_samples = {2 * p} (the frozen subspace)")
 
 
-def make_figures(ds: xr.Dataset, out: Path) -> list[Path]:
-    """Test and training error vs time, one colour per load: theory lines, simulation markers."""
-    fig, axes = plot.figure(1, 2, width=5.0, height=4.0)
-    times = ds.time.values
-    every = max(1, len(times) // 16)
-    for ax, var, title in ((axes[0, 0], "test_error", "generalisation error E_g"),
-                           (axes[0, 1], "train_error", "training error E_t")):
-        for j, a in enumerate(ds["load"].values):
-            color = f"C{j}"
-            mean, sem = plot.mean_sem(ds[var].sel(load=a), "seed")
-            plot.error_bars(ax, times[::every], mean.values[::every], sem.values[::every],
-                            f"simulation a = {a:g}", color=color, markersize=4)
-            plot.theory_line(ax, times, ds[f"theory_{var}"].sel(load=a).values,
-                             "theory" if j == 0 else None, color=color)
-        ax.set_xscale("log"), ax.set_yscale("log")
-        ax.set_xlabel("gradient-flow time t"), ax.set_ylabel(title)
-        ax.set_title(title + " vs time")
-        ax.legend(fontsize=7)
-    return plot.save(fig, out, "error_vs_time")
+def _mean_se(da: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
+    return da.mean("seed"), da.std("seed", ddof=1) / np.sqrt(da.sizes["seed"])
 
 
-class AdvaniSaxeStudy(SetupStudy):
-    """Advani & Saxe 2017 as a study: linear-student learning curves over GD time at several loads."""
-
-    name = NAME
-    paper = PAPER
-    description = "linear student: train/test error vs gradient-flow time at loads 0.5, 1, 2, theory over simulation"
-    setups = SETUPS
-    check_axes = staticmethod(_check_axes)
-
-    def produce(self, *, size: Size, out: Path, overrides: Mapping[str, Sequence[float]] | None, resume: bool,
-                progress: bool) -> Produced:
-        del resume  # one short sweep held in memory
-        jax.config.update("jax_enable_x64", True)
-        ds, setup = run_sweep(size, overrides, progress=progress)
-        claims = evaluate_claims(ds, setup)
-        figures = make_figures(ds, out)
-        path = out / "curves.nc"
-        ds.to_netcdf(path, engine="h5netcdf")
-        return Produced(claims, figures, [path], setup)
+def _overtraining(da: xr.DataArray) -> xr.DataArray:
+    """Rise of the test error from its minimum over time to the end of training, ``E_g(T) - min_t E_g(t)``."""
+    return da.isel(time=-1) - da.min("time")
 
 
-STUDY = AdvaniSaxeStudy()
+def measure(data, setup: st.Setup) -> dict:
+    """Over-training argmax, theory agreement, best early-stopping errors and their rises; the student's claims."""
+    lin, th, nl = data["linear"], data["theory"], data["student"]
+    mean, se = _mean_se(lin["test_error"])
+    tmean, tse = _mean_se(lin["train_error"])
+    over_sim, over_th = _overtraining(mean), _overtraining(th["test_error"])
+    excess_g = (np.abs(mean - th["test_error"]) - Z * se) / th["test_error"]
+    excess_t = (np.abs(tmean - th["train_error"]) - Z * tse) / th["train_error"].isel(time=0)  # E_t -> 0 below a=1
+    best = lin["test_error"].isel(time=th["test_error"].argmin("time"))  # at the theory's best time, (load, seed, snr, init_var)
+    rise = best.isel(init_var=-1) - best.isel(init_var=0)
+    rise_th = th["test_error"].min("time").isel(init_var=-1) - th["test_error"].min("time").isel(init_var=0)
+    rmean, rse = _mean_se(rise.transpose("seed", "load", "snr"))
+    shrink = rise.isel(load=0) - rise.isel(load=-1)
+    p, widths = setup.n_samples, nl["width"].values
+    smean = nl["test_error"].mean("seed")
+    sbest = nl["test_error"].isel(time=smean.argmin("time")).isel(init_var=0)
+    gain = sbest.sel(width=p) - sbest.isel(width=-1)
+    final = nl["test_error"].isel(time=-1)
+    wide = widths >= 2 * p
+    frozen = (final.isel(init_var=-1) - final.isel(init_var=0)
+              - setup.axes["init_var"][-1] * nl["null_space_error"]).sel(width=widths[wide])
+    fmean, fse = _mean_se(frozen)
+    low = np.asarray(setup.axes["load"]) <= 1.0
+    return {
+        "load_argmax_sim": over_sim["load"].values[over_sim.argmax("load").values],
+        "load_argmax_theory": over_th["load"].values[over_th.argmax("load").values],
+        "overtraining_sim": over_sim.values, "overtraining_theory": over_th.values,
+        "excess_test": float(excess_g.max()), "excess_train": float(excess_t.max()),
+        "median_rel_test": float(np.median(np.abs(mean / th["test_error"] - 1))),
+        "best_sim": best.mean("seed").values, "best_theory": th["test_error"].min("time").values,
+        "rise_z": ((rmean - rise_th) / rse).values[low], "rise_sig": (rmean / rse).values[low],
+        "rise_sim": rmean.values, "rise_theory": rise_th.values,
+        "shrink_z": (shrink.mean("seed") / (shrink.std("seed", ddof=1) / np.sqrt(shrink.sizes["seed"]))).values,
+        "width_argmax": widths[_overtraining(smean).argmax("width").values],
+        "student_overtraining": _overtraining(smean).values, "student_best": sbest.mean("seed").values,
+        "gain_z": (gain.mean("seed") / (gain.std("seed", ddof=1) / np.sqrt(gain.sizes["seed"]))).values,
+        "frozen_drift": float(nl["frozen_drift"].sel(width=widths[widths > p]).max()),
+        "null_space_z": (fmean / fse).values, "null_space_error": nl["null_space_error"].mean("seed").values,
+    }
 
-__all__ = ["STUDY", "SETUPS", "AdvaniSaxeStudy", "Curves", "Setup", "evaluate_claims", "gradient_flow_errors",
-           "make_figures", "overtraining", "run_sweep", "theory_curves"]
+
+def claims(m: dict, setup: st.Setup) -> list[st.Claim]:
+    """Eight claims: two over-training peaks, theory agreement, three on initial weights, early stopping, frozen weights."""
+    ax, p = setup.axes, setup.n_samples
+    cfg = [f"snr={s:g}, init_var={v:g}" for s in ax["snr"] for v in ax["init_var"]]
+    snr_lab = [f"snr={s:g}" for s in ax["snr"]]
+    low_pairs = [f"a={a:g}, {lab}" for a in ax["load"] if a <= 1.0 for lab in snr_lab]
+    runs = f"{len(ax['seed'])} seeds"
+    return [
+        st.Claim("overtraining-worst-at-load-1", "over-training (final minus minimal test error over GD time) is worst "
+                 "at load a = P/N = 1, in the simulation and the theory, at every SNR and initial variance",
+                 np.concatenate([m["load_argmax_sim"].ravel(), m["load_argmax_theory"].ravel()]), "==", 1.0, "load",
+                 f"argmax over a of the seed mean ({runs}, N = {setup.n_inputs})",
+                 [f"sim {c}" for c in cfg] + [f"theory {c}" for c in cfg]),
+        st.Claim("theory-agreement", f"the simulated test and training errors (N = {setup.n_inputs}) follow the "
+                 "Marchenko-Pastur theory at every load, SNR, initial variance and time",
+                 [m["excess_test"], m["excess_train"]], "<=", AGREEMENT, "of theory",
+                 f"max (|sim - theory| - {Z:g} s.e.) / theory (E_t: / E_t(0)); median |sim/theory - 1| of E_g "
+                 f"{m['median_rel_test']:.2%}", ("E_g", "E_t")),
+        st.Claim("initial-weights-raise-best-error", "larger initial weights raise the best early-stopping error "
+                 f"(init_var {ax['init_var'][-1]:g} vs {ax['init_var'][0]:g}) at every load a <= 1 and SNR",
+                 m["rise_sig"], ">=", Z, "s.e.", "seed-mean rise / its s.e., at the theory's best stopping time",
+                 low_pairs),
+        st.Claim("initial-weight-rise-matches-theory", "at loads a <= 1 the rise of the best early-stopping error "
+                 "with the initial variance equals the theory's", m["rise_z"], "in", (-Z, Z), "s.e.",
+                 "(sim - theory) / s.e. per load and SNR; sim " + ", ".join(f"{v:.3f}" for v in m["rise_sim"].ravel()[:3])
+                 + " ...", low_pairs),
+        st.Claim("more-data-less-init-effect", f"more data decreases the effect of the initial weights: the rise is "
+                 f"larger at a = {ax['load'][0]:g} than at a = {ax['load'][-1]:g}", m["shrink_z"], ">=", Z, "s.e.",
+                 "paired difference of the rises over seeds / its s.e.", snr_lab),
+        st.Claim("overtraining-worst-at-width-P", f"the two-layer student (only output weights trained) over-trains "
+                 f"most when its hidden units match the samples, N_h = P = {p}, at every SNR and initial variance",
+                 m["width_argmax"].ravel(), "==", p, "hidden units", f"argmax over widths of the seed mean ({runs})",
+                 cfg),
+        st.Claim("large-student-stops-lower", f"a much larger student (N_h = {ax['width'][-1]}) reaches a lower best "
+                 f"early-stopping error than N_h = P = {p}", m["gain_z"], ">=", Z, "s.e.",
+                 "paired difference over seeds / its s.e., init_var " + f"{ax['init_var'][0]:g}", snr_lab),
+        st.Claim("frozen-subspace", "GD never moves the output weights in the null space of the hidden activations "
+                 "(dimension N_h - P)", m["frozen_drift"], "<=", FROZEN_TOL, "relative",
+                 f"max |P_null(a_T - a_0)| / |a_T - a_0| after {setup.gd_steps} GD steps, N_h > P"),
+        st.Claim("null-space-error", "the frozen initial weights stay: at the end of training they add init_var * "
+                 "mean |P_null h(x)|^2 to the test error", m["null_space_z"], "in", (-Z, Z), "s.e.",
+                 "(final-error rise - prediction) / s.e. per width >= 2P and SNR",
+                 [f"N_h={w}, {s}" for w in ax["width"] if w >= 2 * p for s in snr_lab]),
+    ]
+
+
+def figures(data, setup: st.Setup, m: dict) -> list[st.Figure]:
+    """Linear curves vs theory and over-training vs load; best error vs init; the student's over-training vs width."""
+    lin, th, nl = data["linear"], data["theory"], data["student"]
+    ax_, p = setup.axes, setup.n_samples
+    mid, v0 = ax_["snr"][len(ax_["snr"]) // 2], ax_["init_var"][0]
+    fig, axes = plot.figure(2, 2, width=5.0, height=4.0)
+    t = lin["time"].values
+    every = max(1, len(t) // 16)
+    for ax, var in ((axes[0, 0], "test_error"), (axes[0, 1], "train_error")):
+        for j, a in enumerate(lin["load"].values):
+            mean, se = plot.mean_sem(lin[var].sel(load=a, snr=mid, init_var=v0), "seed")
+            plot.error_bars(ax, t[::every], mean.values[::every], se.values[::every], f"a = {a:g}", color=f"C{j}",
+                            markersize=3)
+            plot.theory_line(ax, t, th[var].sel(load=a, snr=mid, init_var=v0).values, "theory" if j == 0 else None,
+                             color=f"C{j}")
+        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("gradient-flow time t")
+        ax.set_ylabel(var.replace("_", " ")), ax.set_title(f"linear student, snr = {mid:g}"), ax.legend(fontsize=6)
+    ax = axes[1, 0]
+    for j, s in enumerate(ax_["snr"]):
+        ax.plot(ax_["load"], m["overtraining_sim"][:, j, 0], "o", color=f"C{j}", label=f"simulation snr = {s:g}")
+        plot.theory_line(ax, ax_["load"], m["overtraining_theory"][:, j, 0], "theory" if j == 0 else None, color=f"C{j}")
+    ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("load a = P/N"), ax.set_ylabel("over-training")
+    ax.set_title("linear: over-training vs load"), ax.legend(fontsize=6)
+    ax = axes[1, 1]
+    j = list(ax_["snr"]).index(mid)
+    for i, v in enumerate(ax_["init_var"]):
+        ax.plot(ax_["load"], m["best_sim"][:, j, i], "o", color=f"C{i}", label=f"simulation init_var = {v:g}")
+        plot.theory_line(ax, ax_["load"], m["best_theory"][:, j, i], "theory" if i == 0 else None, color=f"C{i}")
+    ax.set_xscale("log"), ax.set_xlabel("load a = P/N"), ax.set_ylabel(f"best early-stopping E_g, snr = {mid:g}")
+    ax.set_title("linear: initial weights"), ax.legend(fontsize=6)
+    fig2, axes2 = plot.figure(1, 2, width=5.0, height=4.0)
+    widths = nl["width"].values
+    for j, s in enumerate(ax_["snr"]):
+        axes2[0, 0].plot(widths, m["student_overtraining"][:, j, 0], "o-", color=f"C{j}", label=f"snr = {s:g}")
+        axes2[0, 1].plot(widths, m["student_best"][:, j], "o-", color=f"C{j}", label=f"snr = {s:g}")
+    for ax, label in ((axes2[0, 0], "over-training"), (axes2[0, 1], f"best early-stopping E_g, init_var {v0:g}")):
+        ax.axvline(p, color="black", linestyle=":", label=f"N_h = P = {p}")
+        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel("hidden units N_h"), ax.set_ylabel(label)
+        ax.legend(fontsize=6)
+    axes2[0, 0].set_title("two-layer student: over-training vs width"), axes2[0, 1].set_title("early stopping vs width")
+    lin_table = xr.Dataset({"overtraining_sim": (("load", "snr", "init_var"), m["overtraining_sim"]),
+                            "overtraining_theory": (("load", "snr", "init_var"), m["overtraining_theory"]),
+                            "best_sim": (("load", "snr", "init_var"), m["best_sim"]),
+                            "best_theory": (("load", "snr", "init_var"), m["best_theory"])},
+                           coords={k: list(ax_[k]) for k in ("load", "snr", "init_var")})
+    nl_table = xr.Dataset({"overtraining": (("width", "snr", "init_var"), m["student_overtraining"]),
+                           "best_error": (("width", "snr"), m["student_best"])},
+                          coords={"width": widths, "snr": list(ax_["snr"]), "init_var": list(ax_["init_var"])})
+    return [st.Figure("linear_student", fig, f"Linear student (N = {setup.n_inputs}). Top: test and training error vs "
+                      f"gradient-flow time at snr = {mid:g}, init_var = {v0:g} (markers: mean +- s.e. over seeds) "
+                      "against the Marchenko-Pastur theory (dashed). Bottom left: over-training E_g(T) - min_t E_g vs "
+                      "load per snr, simulation (markers) against theory (dashed), worst at a = 1. Bottom right: best "
+                      "early-stopping error vs load per initial variance, simulation against theory.", lin_table),
+            st.Figure("two_layer_student", fig2, f"Two-layer ReLU student, output layer trained, P = {p} samples. "
+                      "Left: over-training vs hidden units per snr (seed means), peaked at N_h = P (dotted). Right: "
+                      "best early-stopping test error vs hidden units per snr.", nl_table)]
+
+
+STUDY = st.Study(
+    name="advani-saxe", paper=PAPER, link=LINK,
+    description="linear and two-layer students under gradient flow: over-training peaks at P = N and N_h = P, "
+                "initial weights, frozen subspace",
+    settings={
+        "n_inputs": st.Setting(400, paper=1000, low=2, doc="input dimension N of the linear student"),
+        "t_min": st.Setting(0.05, low=0.0, low_open=True, doc="first recorded time"),
+        "t_max": st.Setting(200.0, paper=1000.0, low=0.0, low_open=True, doc="end of training, linear student"),
+        "student_t_max": st.Setting(3000.0, low=0.0, low_open=True, doc="end of training, two-layer student"),
+        "n_times": st.Setting(40, paper=80, low=2, doc="recorded times (geometric)"),
+        "n_samples": st.Setting(100, paper=300, low=2, doc="training samples P of the two-layer student"),
+        "student_inputs": st.Setting(50, paper=100, low=1, doc="input dimension of the two-layer student"),
+        "teacher_hidden": st.Setting(30, low=1, doc="hidden ReLUs of the teacher"),
+        "n_test": st.Setting(500, paper=1000, low=1, doc="test examples of the two-layer student"),
+        "gd_steps": st.Setting(100, paper=200, low=1, doc="GD steps of the frozen-subspace check"),
+    },
+    axes={
+        "load": st.Axis((0.5, 1.0, 2.0), paper=(0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 4.0), low=0.0, low_open=True,
+                        high=16.0, min_count=3, doc="load a = P/N of the linear student"),
+        "snr": st.Axis((1.0, 4.0, 16.0), low=0.0, low_open=True, doc="signal-to-noise ratio (label noise 1/snr)"),
+        "init_var": st.Axis((0.0, 1.0), paper=(0.0, 0.5, 1.0), low=0.0, min_count=2, doc="initial weight variance"),
+        "width": st.Axis((10, 25, 50, 75, 90, 100, 110, 150, 200, 400, 800),
+                         paper=(30, 75, 150, 225, 270, 300, 330, 400, 600, 1200, 2400), integer=True, low=1,
+                         min_count=3, doc="hidden units N_h of the two-layer student"),
+        "seed": st.seeds(16, 50),
+    },
+    sweeps={
+        "linear": st.Sweep(linear_point, axes=("seed",), chunk_size=1,
+                           out_dims={k: ("load", "snr", "init_var", "time") for k in ("test_error", "train_error")},
+                           out_coords=lambda s: {"load": s.axes["load"], "snr": s.axes["snr"],
+                                                 "init_var": s.axes["init_var"], "time": _times(s, s.t_max)}),
+        "theory": st.Compute(theory),
+        "student": st.Sweep(student_point, axes=("seed",), chunk_size=1,
+                            out_dims={"test_error": ("width", "snr", "init_var", "time"),
+                                      "train_error": ("width", "snr", "init_var", "time"),
+                                      "null_space_error": ("width",), "frozen_drift": ("width",)},
+                            out_coords=lambda s: {"width": s.axes["width"], "snr": s.axes["snr"],
+                                                  "init_var": s.axes["init_var"], "time": _times(s, s.student_t_max)}),
+    },
+    measure=measure, claims=claims, figures=figures, check=check, dtype="float64",
+)
