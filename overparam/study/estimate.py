@@ -22,21 +22,22 @@ def estimate(study: Study, setup: Setup, *, devices: Sequence[Any], chunk_size: 
     import jax
     from jax.sharding import NamedSharding, PartitionSpec
 
-    from overparam.sweep import engine, grid as grid_mod
+    from overparam.sweep import engine, grid as grid_mod, lapack
 
     out: dict[str, dict] = {}
-    mesh = jax.make_mesh((len(devices),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=list(devices))
-    runs_sharding = NamedSharding(mesh, PartitionSpec("run"))
     for name, sw in study.sweeps.items():
         if not isinstance(sw, Sweep):
             continue
         g = grid_mod.make_grid(setup.grids[name])
+        traced = engine._Traced(sw.bind(setup), g, jax.random.key(sw.seed))  # noqa: SLF001 - the engine's own chunk program
+        devs = lapack.safe_cpu_devices(devices, traced.jaxpr)  # as the engine does: batched LAPACK on CPU deadlocks
+        mesh = jax.make_mesh((len(devs),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=list(devs))
+        runs_sharding = NamedSharding(mesh, PartitionSpec("run"))
         chooser = getattr(engine, "default_chunk_size", None)
-        chunk = int(chunk_size or sw.chunk_size or (chooser(g.size, len(devices)) if chooser else min(g.size, engine.DEFAULT_CHUNK)))
-        padded = -(-chunk // len(devices)) * len(devices)
+        chunk = int(chunk_size or sw.chunk_size or (chooser(g.size, len(devs)) if chooser else min(g.size, engine.DEFAULT_CHUNK)))
+        padded = -(-chunk // len(devs)) * len(devs)
         index = np.minimum(np.arange(padded), g.size - 1)
         key = jax.device_put(jax.random.key(sw.seed), NamedSharding(mesh, PartitionSpec()))
-        traced = engine._Traced(sw.bind(setup), g, key)  # noqa: SLF001 - the engine's own chunk program
         evaluate = engine._compiled(traced, mesh)  # noqa: SLF001
         cfg = jax.device_put(g.configs(index), runs_sharding)
         idx = jax.device_put(index.astype(np.uint32), runs_sharding)
