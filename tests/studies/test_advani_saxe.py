@@ -115,8 +115,9 @@ def test_claim_numbers_from_the_stored_sweeps(result):
             for j in range(2):
                 rise[s, i, j] = (lin[s, i, j, 1, th[i, j, 1].argmin()] - lin[s, i, j, 0, th[i, j, 0].argmin()])
     rise_th = th[:, :, 1].min(axis=-1) - th[:, :, 0].min(axis=-1)
-    z = (rise.mean(0) - rise_th) / (rise.std(0, ddof=1) / np.sqrt(12))
-    np.testing.assert_allclose(m["rise_z"], z[:2], rtol=1e-10)  # loads <= 1: the same numbers, up to rounding
+    se = rise.std(0, ddof=1) / np.sqrt(12)
+    np.testing.assert_allclose(m["rise_z"], ((rise.mean(0) - rise_th) / se)[:2], rtol=1e-10)  # loads <= 1: rounding
+    np.testing.assert_allclose(m["rise_excess"], ((np.abs(rise.mean(0) - rise_th) - 4 * se) / rise_th)[:2], rtol=1e-10)
     # the paper's quick check: best E_g 0.895 (init 0) vs 1.432 (init 1) at a = 0.5, snr = 4 in the theory
     best = [float(np.min(randfeat.advani_saxe_curves(np.geomspace(0.05, 200.0, 400), 0.5, 1.0, v, 0.25).generalization))
             for v in (0.0, 1.0)]
@@ -145,7 +146,7 @@ def test_claims_fail_when_their_input_is_wrong(result):
          "overtraining-worst-at-load-1"),
         ("excess_test", lambda v: v + 0.05, "theory-agreement"),
         ("rise_sig", lambda v: np.minimum(v, 3.0), "initial-weights-raise-best-error"),
-        ("rise_z", lambda v: v + 5.0, "initial-weight-rise-matches-theory"),
+        ("rise_excess", lambda v: np.abs(v) + 0.02, "initial-weight-rise-matches-theory"),
         ("shrink_z", lambda v: -v, "more-data-less-init-effect"),
         ("width_argmax", lambda v: v + 12, "overtraining-worst-at-width-P"),
         ("gain_z", lambda v: v - 5.0, "large-student-stops-lower"),
