@@ -331,6 +331,6 @@ def null_space_error(h: jax.Array, h_test: jax.Array, spectrum: GramSpectrum | N
     return jnp.mean(jnp.sum(h_test * h_test, axis=-1) - row)
 
 
-__all__ = ["FlowErrors", "GramSpectrum", "ReluTeacher", "gaussian_inputs", "gram_spectrum", "linear_flow_errors", "linear_teacher", "null_space_component",
-           "null_space_error", "output_flow_errors", "relu_teacher", "student_features", "teacher_outputs",
-           "train_output_layer"]
+__all__ = ["FlowErrors", "GramSpectrum", "ReluTeacher", "gaussian_inputs", "gram_spectrum", "linear_flow_errors",
+           "linear_teacher", "null_space_component", "null_space_error", "output_flow_errors", "relu_teacher",
+           "student_features", "teacher_outputs", "train_output_layer"]

@@ -117,7 +117,7 @@ def check(setup: st.Setup) -> None:
         raise ValueError(f"axis load={loads} is not allowed with n_inputs = {setup.n_inputs}; allowed: loads with "
                          "load * n_inputs an integer >= 1")
     if 2 * p > max(widths):
-        raise ValueError(f"axis width={widths}: allowed: a largest width >= 2 n_samples = {2 * p} (the frozen subspace)")
+        raise ValueError(f"axis width={widths} is not allowed; allowed: a largest width >= 2 n_samples = {2 * p}")
 
 
 def _mean_se(da: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
@@ -137,7 +137,7 @@ def measure(data, setup: st.Setup) -> dict:
     over_sim, over_th = _overtraining(mean), _overtraining(th["test_error"])
     excess_g = (np.abs(mean - th["test_error"]) - Z * se) / th["test_error"]
     excess_t = (np.abs(tmean - th["train_error"]) - Z * tse) / th["train_error"].isel(time=0)  # E_t -> 0 below a=1
-    best = lin["test_error"].isel(time=th["test_error"].argmin("time"))  # at the theory's best time, (load, seed, snr, init_var)
+    best = lin["test_error"].isel(time=th["test_error"].argmin("time"))  # at the theory's best time
     rise = best.isel(init_var=-1) - best.isel(init_var=0)
     rise_th = th["test_error"].min("time").isel(init_var=-1) - th["test_error"].min("time").isel(init_var=0)
     rmean, rse = _mean_se(rise.transpose("seed", "load", "snr"))
@@ -172,7 +172,7 @@ def measure(data, setup: st.Setup) -> dict:
 
 
 def claims(m: dict, setup: st.Setup) -> list[st.Claim]:
-    """Eight claims: two over-training peaks, theory agreement, three on initial weights, early stopping, frozen weights."""
+    """Nine claims: two over-training peaks, theory agreement, three on initial weights, early stopping, frozen part."""
     ax, p = setup.axes, setup.n_samples
     cfg = [f"snr={s:g}, init_var={v:g}" for s in ax["snr"] for v in ax["init_var"]]
     snr_lab = [f"snr={s:g}" for s in ax["snr"]]
@@ -234,7 +234,8 @@ def figures(data, setup: st.Setup, m: dict) -> list[st.Figure]:
     for k, (ax, key, cols, label) in enumerate(((axes[1, 0], "overtraining", ax_["snr"], "snr"),
                                                 (axes[1, 1], "best", ax_["init_var"], "init_var"))):
         for j, c in enumerate(cols):
-            sim, theo = (m[f"{key}_{w}"][:, j, 0] if k == 0 else m[f"{key}_{w}"][:, j_mid, j] for w in ("sim", "theory"))
+            sim, theo = (m[f"{key}_{w}"][:, j, 0] if k == 0 else m[f"{key}_{w}"][:, j_mid, j]
+                         for w in ("sim", "theory"))
             ax.plot(loads, sim, "o", color=f"C{j}", label=f"simulation {label} = {c:g}")
             plot.theory_line(ax, loads, theo, "theory" if j == 0 else None, color=f"C{j}")
         ax.set(xscale="log", yscale="log" if k == 0 else "linear", xlabel="load a = P/N",
