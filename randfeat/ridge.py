@@ -174,7 +174,9 @@ def ridge_path_widths(phi_train: jax.Array, y_train: jax.Array, phi_test: jax.Ar
             cross.append(phi_test[:, a:b] @ block.T)
         scale = (k_max / wide.astype(float))[:, None, None]
         cross = jnp.cumsum(jnp.stack(cross), axis=0) * scale
-        u, s, _ = jnp.linalg.svd(jnp.stack(factors) * jnp.sqrt(scale), full_matrices=False)
+        # one SVD per width, not one of the stack (docs/architecture.md#known-xla-cpu-deadlock)
+        u, s = (jnp.stack(v) for v in zip(*(jnp.linalg.svd(f * jnp.sqrt(c), full_matrices=False)[:2]
+                                            for f, c in zip(factors, scale))))
 
         def one(u, s, kx, width):
             s = _cut(s, width, phi_train.dtype)

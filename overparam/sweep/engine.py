@@ -144,8 +144,19 @@ def _compiled(traced: _Traced, mesh: jax.sharding.Mesh) -> Callable[..., Any]:
         def evaluate(key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
             return dict(jax.vmap(lambda i, cfg: one(i, cfg, key))(index, config))
 
+        def evaluate_in_turn(key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
+            # each device maps over its own runs: LAPACK calls stay on single matrices (overparam.sweep.lapack)
+            def local(key, index, config):
+                return dict(jax.lax.map(lambda ic: one(ic[0], ic[1], key), (index, config)))
+
+            return jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("run"),
+                                                              PartitionSpec("run")), out_specs=PartitionSpec("run"),
+                                 check_vma=False)(
+                key, index, config)
+
         runs = NamedSharding(mesh, PartitionSpec("run"))
-        return jax.jit(evaluate, in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs), out_shardings=runs)
+        fn = evaluate_in_turn if lapack.map_runs(list(mesh.devices.flat), traced.jaxpr) else evaluate
+        return jax.jit(fn, in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs), out_shardings=runs)
 
     # jit's trace cache returns the same jaxpr object for the same point and signature; the entry
     # holds the jaxpr, so its id is not reused while cached
@@ -504,6 +515,8 @@ def run(
         "chunk_size": chunk,
         "config": config,
     }
+    if lapack.map_runs(devs, traced.jaxpr):  # evaluated run by run: not the numbers of a vmapped chunk
+        fingerprint["evaluation"] = "lax.map over runs"
     meta = {**run_metadata(devs), "grid": json.dumps(g.as_dict()), "config": json.dumps(config, sort_keys=True)}
     meta.update({k: v for k, v in config.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
                  and k not in meta})
