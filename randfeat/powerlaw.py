@@ -62,3 +62,36 @@ def overfitting_threshold(alpha: float, beta: float) -> float:
     ``sigma_rel^2 = sigma^2 / E_te(noiseless, ridgeless)``. Negative (never) when ``beta < alpha``."""
     _exponents(alpha, beta)
     return (beta - alpha) / (alpha * (alpha - 1.0))
+
+
+def optimal_learned_fraction(alpha: float, beta: float, relative_noise: float) -> float:
+    """``t* = z*/n`` at the optimal ridge of noisy power-law KRR, continuum limit (docs/randfeat.md#noisy-fitting-ratio).
+
+    ``t*`` is the root in (0, 1] of ``(alpha - 1) beta t + (alpha - 1) alpha s t^beta = alpha (beta - 1)``,
+    ``s = relative_noise = sigma^2 / E_te(ridgeless, noiseless)``; ``t* = 1`` (interpolation) when the
+    left side at ``t = 1`` is not larger than the right. Needs ``alpha > 1``, ``1 < beta < 2 alpha + 1``
+    (where the bias integral converges) and ``s >= 0``. Floats in, float out.
+    """
+    from scipy.optimize import brentq
+
+    _exponents(alpha, beta)
+    _checks.check("beta", beta, 1.0 < beta < 2.0 * alpha + 1.0, f"1 < beta < 2 alpha + 1 = {2 * alpha + 1}")
+    _checks.at_least("relative_noise", relative_noise, 0.0)
+    a, b, s = float(alpha), float(beta), float(relative_noise)
+
+    def lhs_minus_rhs(t: float) -> float:
+        return (a - 1.0) * b * t + (a - 1.0) * a * s * t**b - a * (b - 1.0)
+
+    if lhs_minus_rhs(1.0) <= 0.0:
+        return 1.0
+    return float(brentq(lhs_minus_rhs, 0.0, 1.0, xtol=1e-15, rtol=1e-15))
+
+
+def optimal_fitting_ratio_at_noise(alpha: float, beta: float, relative_noise: float) -> float:
+    """Optimal fitting ratio ``R* = E_tr / E_te = (1 - t*)^2`` of noisy power-law KRR, continuum limit.
+
+    ``t*`` from :func:`optimal_learned_fraction` (docs/randfeat.md#noisy-fitting-ratio). At
+    ``relative_noise = 0`` this is :func:`optimal_fitting_ratio`; ``R* = 0`` (interpolation is
+    optimal) iff ``relative_noise <= overfitting_threshold(alpha, beta)``. Floats in, float out.
+    """
+    return (1.0 - optimal_learned_fraction(alpha, beta, relative_noise)) ** 2
