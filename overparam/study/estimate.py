@@ -38,7 +38,7 @@ def estimate(study: Study, setup: Setup, *, devices: Sequence[Any], chunk_size: 
         padded = -(-chunk // len(devs)) * len(devs)
         index = np.minimum(np.arange(padded), g.size - 1)
         key = jax.device_put(jax.random.key(sw.seed), NamedSharding(mesh, PartitionSpec()))
-        evaluate = engine._compiled(traced, mesh)  # noqa: SLF001
+        evaluate = engine._compiled(traced, mesh, padded // len(devs))  # noqa: SLF001
         cfg = jax.device_put(g.configs(index), runs_sharding)
         idx = jax.device_put(index.astype(np.uint32), runs_sharding)
         t0 = time.perf_counter()

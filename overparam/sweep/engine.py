@@ -123,13 +123,24 @@ def _jitted(point: Point) -> Callable[..., Any]:
     return _lru(_JITTED, point, lambda: jax.jit(point))
 
 
-def _compiled(traced: _Traced, mesh: jax.sharding.Mesh) -> Callable[..., Any]:
+def runs_per_call(traced: _Traced, devices: Sequence[Any], per_device: int) -> int:
+    """Runs of a device's ``per_device`` that one vmapped call holds: all of them, except on CPU for a point
+    with large LAPACK calls (:func:`overparam.sweep.lapack.runs_per_call`)."""
+    if not devices or devices[0].platform != "cpu":
+        return per_device
+    return lapack.runs_per_call(traced.jaxpr, per_device)
+
+
+def _compiled(traced: _Traced, mesh: jax.sharding.Mesh, per_device: int) -> Callable[..., Any]:
     """The jitted chunk evaluator ``out[b] = point(config[b], fold_in(key, index[b]))`` of a traced point.
 
     It evaluates the point's traced program (the jaxpr whose lowering is fingerprinted), so the
-    point is traced once per signature, and what is fingerprinted is what runs. One evaluator
-    per (program, mesh), shared by every sweep of that point and signature.
+    point is traced once per signature, and what is fingerprinted is what runs. Each device
+    vmaps the point over its ``per_device`` runs, or maps over groups of :func:`runs_per_call`
+    of them. One evaluator per (program, mesh, runs per device), shared by every sweep of that
+    point and signature.
     """
+    group = runs_per_call(traced, list(mesh.devices.flat), per_device)
 
     def make() -> Callable[..., Any]:
         single = jax.extend.core.jaxpr_as_fun(traced.jaxpr)
@@ -144,23 +155,22 @@ def _compiled(traced: _Traced, mesh: jax.sharding.Mesh) -> Callable[..., Any]:
         def evaluate(key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
             return dict(jax.vmap(lambda i, cfg: one(i, cfg, key))(index, config))
 
-        def evaluate_in_turn(key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
-            # each device maps over its own runs: LAPACK calls stay on single matrices (overparam.sweep.lapack)
+        def evaluate_in_groups(key: jax.Array, index: jax.Array, config: dict[str, jax.Array]) -> dict[str, jax.Array]:
+            # each device maps over groups of its runs: LAPACK batches stay below jaxlib's pool threshold
             def local(key, index, config):
-                return dict(jax.lax.map(lambda ic: one(ic[0], ic[1], key), (index, config)))
+                return dict(jax.lax.map(lambda ic: one(ic[0], ic[1], key), (index, config), batch_size=group))
 
             return jax.shard_map(local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec("run"),
                                                               PartitionSpec("run")), out_specs=PartitionSpec("run"),
-                                 check_vma=False)(
-                key, index, config)
+                                 check_vma=False)(key, index, config)
 
         runs = NamedSharding(mesh, PartitionSpec("run"))
-        fn = evaluate_in_turn if lapack.map_runs(list(mesh.devices.flat), traced.jaxpr) else evaluate
+        fn = evaluate if group >= per_device else evaluate_in_groups
         return jax.jit(fn, in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs), out_shardings=runs)
 
     # jit's trace cache returns the same jaxpr object for the same point and signature; the entry
     # holds the jaxpr, so its id is not reused while cached
-    return _lru(_COMPILED, (id(traced.jaxpr), mesh), lambda: (traced.jaxpr, make()))[1]
+    return _lru(_COMPILED, (id(traced.jaxpr), mesh, per_device), lambda: (traced.jaxpr, make()))[1]
 
 
 def _key_data(key: Any) -> list[int]:
@@ -515,8 +525,9 @@ def run(
         "chunk_size": chunk,
         "config": config,
     }
-    if lapack.map_runs(devs, traced.jaxpr):  # evaluated run by run: not the numbers of a vmapped chunk
-        fingerprint["evaluation"] = "lax.map over runs"
+    group = runs_per_call(traced, devs, per_device)
+    if group < per_device:  # evaluated in groups: not the numbers of one vmapped call
+        fingerprint["evaluation"] = f"lax.map over groups of {group} runs"
     meta = {**run_metadata(devs), "grid": json.dumps(g.as_dict()), "config": json.dumps(config, sort_keys=True)}
     meta.update({k: v for k, v in config.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
                  and k not in meta})
@@ -542,7 +553,7 @@ def run(
     results: dict[int, dict[str, np.ndarray]] = {}
     stop = _StopAtBoundary()
     key_dev = jax.device_put(key, NamedSharding(mesh, PartitionSpec()))
-    evaluate = _compiled(traced, mesh)
+    evaluate = _compiled(traced, mesh, per_device)
     runs_sharding = NamedSharding(mesh, PartitionSpec("run"))
 
     def launch(c: int) -> tuple[int, int, Any]:

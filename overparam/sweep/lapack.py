@@ -2,23 +2,27 @@
 
 jaxlib 0.10's CPU kernels for ``eigh``, ``lu`` (``solve``), ``qr``, ``svd``, ``cholesky``, ...
 split a *batch* of matrices into tasks on XLA's intra-op thread pool (one thread per core) and
-block the calling thread until those tasks finish; a single matrix (batch 1) is factorised on the
-calling thread. Several batched calls running at once, from independent parts of one program or
-from several CPU devices (each runs on a thread of the same pool), can occupy every thread while
-their tasks wait for a free one: the process sleeps forever
-(docs/architecture.md#known-xla-cpu-deadlock). So on CPU a point holding such a call is evaluated
-run by run (``lax.map`` over the chunk's runs on each device, not ``vmap``): its LAPACK calls stay
-unbatched unless the point batches them itself. Such a point (:func:`batches_lapack`) also runs on
+block the calling thread until those tasks finish, unless the batch's work is below
+``INLINE_WORK`` flops (by jaxlib's own estimate) or it holds one matrix: then it is factorised on
+the calling thread. Several batched calls running at once, from independent parts of one program
+or from several CPU devices (each runs on a thread of the same pool), can occupy every thread
+while their tasks wait for a free one: the process sleeps forever
+(docs/architecture.md#known-xla-cpu-deadlock). So on CPU the engine vmaps a point over only as
+many runs per call as keep every LAPACK call below that work (:func:`runs_per_call`; ``lax.map``
+over groups of that many runs), which is all of a chunk's runs for small matrices and one run for
+large ones. A point that batches large LAPACK calls itself (:func:`batches_lapack`) also runs on
 at most half the cores' devices (:func:`safe_cpu_devices`), which keeps threads free for the
 tasks. The numbers do not depend on the device count.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from typing import Any
 
+INLINE_WORK = 200_000  # jaxlib 0.10: a batch of less work (its flop estimate) runs on the calling thread
 # primitives lowered to jaxlib's batched LAPACK kernels on CPU
 LAPACK_PRIMITIVES = frozenset({"eigh", "eig", "lu", "qr", "svd", "cholesky", "schur", "householder_product",
                                "geqrf", "geqp3", "hessenberg", "tridiagonal", "tridiagonal_solve"})
@@ -49,19 +53,39 @@ def uses_lapack(jaxpr: Any) -> bool:
     return bool(primitives(jaxpr) & LAPACK_PRIMITIVES)
 
 
-def _batched(eqn: Any) -> bool:
-    ndim = getattr(getattr(eqn.invars[0], "aval", None), "ndim", 0) if eqn.invars else 0
-    return ndim > (1 if eqn.primitive.name.startswith("tridiagonal") else 2)
+def _work(eqn: Any) -> float:
+    """An upper bound on the flops jaxlib attributes to one run's call: ``30 m n min(m, n)`` per matrix (its
+    estimates are at most ``10 m n min(m, n)``, tripled for complex numbers) times the point's own batch."""
+    shape = tuple(getattr(getattr(eqn.invars[0], "aval", None), "shape", ())) if eqn.invars else ()
+    if eqn.primitive.name.startswith("tridiagonal") or len(shape) < 2:
+        return math.inf  # no estimate: treat as large
+    m, n = shape[-2:]
+    return math.prod(shape[:-2]) * 30.0 * m * n * min(m, n)
+
+
+def _calls(jaxpr: Any) -> list[Any]:
+    return [eqn for eqn in _equations(jaxpr) if eqn.primitive.name in LAPACK_PRIMITIVES]
 
 
 def batches_lapack(jaxpr: Any) -> bool:
-    """Whether ``jaxpr`` holds a LAPACK call on a stack of matrices (leading batch dimensions)."""
-    return any(eqn.primitive.name in LAPACK_PRIMITIVES and _batched(eqn) for eqn in _equations(jaxpr))
+    """Whether ``jaxpr`` holds a LAPACK call on a stack of matrices large enough to use the pool."""
+    return any(len(getattr(eqn.invars[0].aval, "shape", ())) > 2 and _work(eqn) >= INLINE_WORK
+               for eqn in _calls(jaxpr) if eqn.invars)
 
 
-def map_runs(devices: Sequence[Any], jaxpr: Any) -> bool:
-    """Whether a chunk's runs are evaluated one after the other (``lax.map``): a CPU point with LAPACK calls."""
-    return bool(devices) and devices[0].platform == "cpu" and uses_lapack(jaxpr)
+def runs_per_call(jaxpr: Any, runs: int) -> int:
+    """How many of a device's ``runs`` one vmapped call of the point may hold on CPU.
+
+    ``runs`` when the point has no LAPACK call or when every such call, batched over all the runs,
+    stays below ``INLINE_WORK`` flops (jaxlib then factorises on the calling thread); otherwise the
+    largest number that keeps every call below it, and at least 1 (a single matrix never waits).
+    """
+    calls = _calls(jaxpr)
+    if not calls:
+        return runs
+    largest = max(_work(eqn) for eqn in calls)
+    fits = int((INLINE_WORK - 1) // largest) if math.isfinite(largest) else 0
+    return max(1, min(runs, fits))
 
 
 def cores() -> int:
@@ -75,8 +99,9 @@ def cores() -> int:
 def safe_cpu_devices(devices: Sequence[Any], jaxpr: Any) -> list[Any]:
     """``devices``, or only the first ``max(1, cores // 2)`` of them for a CPU point that batches LAPACK calls.
 
-    Accelerators are returned unchanged, as are CPU devices when the point's LAPACK calls (if any)
-    are on single matrices: evaluated run by run (:func:`map_runs`) they never use the pool.
+    Accelerators are returned unchanged, as are CPU devices when the point's own LAPACK calls (if
+    any) are on single matrices or small stacks: evaluated a few runs at a time
+    (:func:`runs_per_call`) they never use the pool.
     """
     devices = list(devices)
     if not devices or devices[0].platform != "cpu" or len(devices) <= max(1, cores() // 2):

@@ -1,5 +1,5 @@
-"""CPU points with LAPACK calls run run by run (single-matrix calls) on every device, points that batch their
-own LAPACK calls on at most half the cores' CPU devices; a chunk that uses no CPU is reported."""
+"""CPU points with large LAPACK calls run a few runs per call on every device, points that batch large LAPACK
+calls themselves on at most half the cores' CPU devices; a chunk that uses no CPU is reported."""
 
 from __future__ import annotations
 
@@ -39,35 +39,47 @@ def test_lapack_primitives_are_found_inside_loops_and_only_there(fn, expected):
     assert lapack.uses_lapack(jaxpr) is expected
 
 
+def big_eigh_point(config, key):
+    a = jax.random.normal(key, (40, 40))
+    return {"top": jnp.linalg.eigvalsh(a + a.T + config["shift"] * jnp.eye(40))[-1]}
+
+
 def batched_eigh_point(config, key):
-    a = jax.random.normal(key, (3, 4, 4))
-    return {"top": jnp.linalg.eigvalsh(a + jnp.swapaxes(a, 1, 2) + config["shift"] * jnp.eye(4))[:, -1]}
+    a = jax.random.normal(key, (3, 40, 40))
+    return {"top": jnp.linalg.eigvalsh(a + jnp.swapaxes(a, 1, 2) + config["shift"] * jnp.eye(40))[:, -1]}
 
 
-def test_lapack_calls_on_stacks_are_told_from_single_ones():
-    single = jax.make_jaxpr(lambda x: jnp.linalg.svd(x)[1] + jnp.linalg.eigvalsh(x @ x.T))(jnp.ones((3, 3)))
-    stacked = jax.make_jaxpr(jax.vmap(lambda x: jnp.linalg.svd(x)[1]))(jnp.ones((2, 3, 3)))
-    assert lapack.uses_lapack(single) and not lapack.batches_lapack(single)
-    assert lapack.batches_lapack(stacked)
-    cpu = jax.local_devices()
-    assert lapack.map_runs(cpu, single) and lapack.map_runs(cpu, stacked)
-    assert not lapack.map_runs(cpu, jax.make_jaxpr(lambda x: x @ x.T)(jnp.ones((3, 3))))
+def test_runs_per_call_keeps_each_lapack_batch_below_the_inline_work():
+    """jaxlib factorises a batch on the calling thread below INLINE_WORK flops (its estimate, bounded here by
+    30 m n min(m, n) per matrix) or when it holds one matrix."""
+    small = jax.make_jaxpr(lambda x: jnp.linalg.eigvalsh(x))(jnp.ones((4, 4)))  # 30 * 4^3 = 1920 flops
+    large = jax.make_jaxpr(lambda x: jnp.linalg.svd(x)[1])(jnp.ones((40, 30)))  # 30 * 40 * 30^2 = 1.08e6
+    assert lapack.runs_per_call(small, 64) == 64 and lapack.runs_per_call(small, 500) == 104  # 199999 // 1920
+    assert lapack.runs_per_call(large, 64) == 1
+    assert lapack.runs_per_call(jax.make_jaxpr(lambda x: x @ x.T)(jnp.ones((40, 40))), 64) == 64
+    stacked = jax.make_jaxpr(jax.vmap(lambda x: jnp.linalg.svd(x)[1]))(jnp.ones((2, 40, 30)))
+    tiny_stack = jax.make_jaxpr(jax.vmap(lambda x: jnp.linalg.svd(x)[1]))(jnp.ones((2, 3, 3)))
+    assert lapack.batches_lapack(stacked) and not lapack.batches_lapack(tiny_stack)
+    assert not lapack.batches_lapack(large)
 
 
-def test_a_single_matrix_lapack_point_runs_in_turn_on_every_device(monkeypatch, tmp_path):
+def test_a_point_with_large_factorisations_runs_one_run_per_call_on_every_device(monkeypatch, tmp_path):
     """Evaluated with lax.map over each device's runs: every device, the numbers of NumPy's eigvalsh of the
     same matrices (run r uses fold_in(key, r)), and a store fingerprint that names the evaluation."""
     monkeypatch.setattr(lapack, "cores", lambda: 2)  # this suite runs 8 CPU devices; pretend 2 cores
     grid = {"shift": [0.0, 1.0, 2.0], "seed": [0, 1, 2, 3, 4]}
     key = jax.random.key(3)
-    ds = sweep.run(eigh_point, grid, key=key, chunk_size=8, progress=False, store=tmp_path / "s.zarr")
+    ds = sweep.run(big_eigh_point, grid, key=key, chunk_size=16, progress=False, store=tmp_path / "s.zarr")
     assert ds.attrs["device_count"] == 8
     for r, (shift, seed) in enumerate((s, d) for s in grid["shift"] for d in grid["seed"]):
-        a = np.asarray(jax.random.normal(jax.random.fold_in(key, r), (4, 4)))
-        top = np.linalg.eigvalsh(a + a.T + shift * np.eye(4))[-1]
-        assert float(ds["top"].sel(shift=shift, seed=seed)) == pytest.approx(top, rel=1e-14, abs=1e-14)
+        a = np.asarray(jax.random.normal(jax.random.fold_in(key, r), (40, 40)))
+        top = np.linalg.eigvalsh(a + a.T + shift * np.eye(40))[-1]
+        assert float(ds["top"].sel(shift=shift, seed=seed)) == pytest.approx(top, rel=1e-13)  # seen 2e-15
     stored = json.loads(zarr.open_group(tmp_path / "s.zarr", mode="r").attrs[overparam.store.FINGERPRINT])
-    assert stored["evaluation"] == "lax.map over runs"
+    assert stored["evaluation"] == "lax.map over groups of 1 runs"
+    sweep.run(eigh_point, grid, key=key, chunk_size=16, progress=False, store=tmp_path / "small.zarr")
+    stored = json.loads(zarr.open_group(tmp_path / "small.zarr", mode="r").attrs[overparam.store.FINGERPRINT])
+    assert "evaluation" not in stored  # 4 x 4: one vmapped call per device
 
 
 def test_a_point_batching_lapack_calls_uses_at_most_half_the_cores_and_gives_the_same_numbers(monkeypatch):
@@ -79,8 +91,8 @@ def test_a_point_batching_lapack_calls_uses_at_most_half_the_cores_and_gives_the
                       devices=jax.local_devices())
     assert given.attrs["device_count"] == 8  # devices the caller names are used as given
     np.testing.assert_allclose(capped["top"].values, given["top"].values, rtol=1e-14)
-    plain = sweep.run(plain_point, grid, key=jax.random.key(3), chunk_size=8, progress=False)
-    assert plain.attrs["device_count"] == 8  # no LAPACK: every device
+    for point in (plain_point, eigh_point):  # no LAPACK, or small matrices: every device
+        assert sweep.run(point, grid, key=jax.random.key(3), chunk_size=8, progress=False).attrs["device_count"] == 8
 
 
 def test_a_wait_that_uses_no_cpu_is_reported_once(monkeypatch):
