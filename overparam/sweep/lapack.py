@@ -22,6 +22,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import jax.numpy as jnp
+
 INLINE_WORK = 200_000  # jaxlib 0.10: a batch of less work (its flop estimate) runs on the calling thread
 # primitives lowered to jaxlib's batched LAPACK kernels on CPU
 LAPACK_PRIMITIVES = frozenset({"eigh", "eig", "lu", "qr", "svd", "cholesky", "schur", "householder_product",
@@ -53,14 +55,21 @@ def uses_lapack(jaxpr: Any) -> bool:
     return bool(primitives(jaxpr) & LAPACK_PRIMITIVES)
 
 
+# jaxlib 0.10's flop estimate per real matrix, in units of m n min(m, n) (lapack_kernels.cc); complex: 3 times
+_COST = {"eigh": 5.0, "svd": 10.0, "qr": 6.0, "geqrf": 2.0, "geqp3": 2.0, "householder_product": 4.0, "lu": 1.0,
+         "cholesky": 1.0 / 3.0, "eig": 10.0, "schur": 5.0, "hessenberg": 2.0}
+
+
 def _work(eqn: Any) -> float:
-    """An upper bound on the flops jaxlib attributes to one run's call: ``30 m n min(m, n)`` per matrix (its
-    estimates are at most ``10 m n min(m, n)``, tripled for complex numbers) times the point's own batch."""
-    shape = tuple(getattr(getattr(eqn.invars[0], "aval", None), "shape", ())) if eqn.invars else ()
-    if eqn.primitive.name.startswith("tridiagonal") or len(shape) < 2:
-        return math.inf  # no estimate: treat as large
+    """jaxlib's flop estimate for one run's call (the point's own batch included), complex counted thrice."""
+    aval = getattr(eqn.invars[0], "aval", None) if eqn.invars else None
+    shape = tuple(getattr(aval, "shape", ()))
+    factor = _COST.get(eqn.primitive.name)
+    if factor is None or len(shape) < 2:
+        return math.inf  # no estimate (tridiagonal kernels): treat as large
     m, n = shape[-2:]
-    return math.prod(shape[:-2]) * 30.0 * m * n * min(m, n)
+    complex_ = 3.0 if jnp.issubdtype(getattr(aval, "dtype", float), jnp.complexfloating) else 1.0
+    return math.prod(shape[:-2]) * factor * complex_ * m * n * min(m, n)
 
 
 def _calls(jaxpr: Any) -> list[Any]:

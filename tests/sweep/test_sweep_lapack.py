@@ -51,10 +51,10 @@ def batched_eigh_point(config, key):
 
 def test_runs_per_call_keeps_each_lapack_batch_below_the_inline_work():
     """jaxlib factorises a batch on the calling thread below INLINE_WORK flops (its estimate, bounded here by
-    30 m n min(m, n) per matrix) or when it holds one matrix."""
-    small = jax.make_jaxpr(lambda x: jnp.linalg.eigvalsh(x))(jnp.ones((4, 4)))  # 30 * 4^3 = 1920 flops
-    large = jax.make_jaxpr(lambda x: jnp.linalg.svd(x)[1])(jnp.ones((40, 30)))  # 30 * 40 * 30^2 = 1.08e6
-    assert lapack.runs_per_call(small, 64) == 64 and lapack.runs_per_call(small, 500) == 104  # 199999 // 1920
+    5 n^3 for eigh, 10 m n min(m, n) for svd) or when it holds one matrix."""
+    small = jax.make_jaxpr(lambda x: jnp.linalg.eigvalsh(x))(jnp.ones((4, 4)))  # 5 * 4^3 = 320 flops
+    large = jax.make_jaxpr(lambda x: jnp.linalg.svd(x)[1])(jnp.ones((40, 30)))  # 10 * 40 * 30^2 = 3.6e5
+    assert lapack.runs_per_call(small, 64) == 64 and lapack.runs_per_call(small, 1000) == 624  # 199999 // 320
     assert lapack.runs_per_call(large, 64) == 1
     assert lapack.runs_per_call(jax.make_jaxpr(lambda x: x @ x.T)(jnp.ones((40, 40))), 64) == 64
     stacked = jax.make_jaxpr(jax.vmap(lambda x: jnp.linalg.svd(x)[1]))(jnp.ones((2, 40, 30)))
