@@ -56,3 +56,23 @@ def test_two_processes_equal_one(tmp_path):
     assert ca == cb
     result = json.loads((multi / "result.json").read_text())
     assert result["environment"]["process_count"] == 2 and result["environment"]["device_count"] == 4
+
+
+@pytest.mark.multiprocess
+def test_two_processes_equal_one_for_a_point_with_large_factorisations(tmp_path):
+    """Each process maps over its devices' runs one at a time (overparam.sweep.lapack); same numbers, bit for bit."""
+    single, multi = tmp_path / "single", tmp_path / "multi"
+    base = [sys.executable, "-m", "overparam.cli", "run", str(HERE / "toy_lapack_study.py"), "--chunk-size", "8",
+            "--no-progress"]
+    one = subprocess.run([*base, "--out", str(single)], capture_output=True, text=True, env=_env(), timeout=600)
+    assert one.returncode == 0, one.stderr
+    port = _free_port()
+    procs = [subprocess.Popen([*base, "--out", str(multi), "--coordinator", f"127.0.0.1:{port}",
+                               "--num-processes", "2", "--process-id", str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+             for i in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outs]
+    a, b = store.load(single / "sweep.zarr"), store.load(multi / "sweep.zarr")
+    np.testing.assert_array_equal(a["top"].values, b["top"].values)
+    assert np.all(np.isfinite(a["top"].values)) and a["top"].shape == (4, 3)
