@@ -109,10 +109,9 @@ rel = np.abs(pred / measured - 1)[~peak]
 
 # %%
 alpha, beta = PAIR
-values = {(m, n): np.asarray(fitting.fitting_ratio(tasks.power_law_task(m, alpha, beta), float(n), NOISE).ratio)
-          for m in MODES for n in (N_RATIO, 2 * N_RATIO)}
-in_n = {m: 2 * values[(m, 2 * N_RATIO)] - values[(m, N_RATIO)] for m in MODES}
-limit = in_n[MODES[1]] + (in_n[MODES[1]] - in_n[MODES[0]]) / (4.0 ** (min(alpha, beta) - 1) - 1)
+values = np.array([[fitting.fitting_ratio(tasks.power_law_task(m, alpha, beta), float(n), NOISE).ratio for m in MODES]
+                   for n in (N_RATIO, 2 * N_RATIO)])  # (n, modes, noise)
+limit, _ = fitting.continuum_limit(np.moveaxis(values, -1, 0), min(alpha, beta) - 1)
 closed = np.array([powerlaw.optimal_fitting_ratio_at_noise(alpha, beta, s) for s in NOISE])
 ax = axes[0, 1]
 plot.error_bars(ax, NOISE, limit, None, "eigenframework, extrapolated")

@@ -98,3 +98,23 @@ def interpolation_threshold(task: Task, n: float, k: float = np.inf, *, step: fl
     slope_t = 4.0 * (t[1] - t[0]) - (t[2] - t[0])
     slope_e0 = 4.0 * (e0[1] - e0[0]) - (e0[2] - e0[0])
     return jnp.where(h > 0, -slope_t / slope_e0 / t[0], jnp.nan)
+
+
+def continuum_limit(values, exponent) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n, M -> inf`` limit of a power-law quantity from the discrete eigenframework.
+
+    The corrections are those of docs/randfeat.md#finite-size-corrections.
+
+    ``values`` (..., 2, K): at n and 2n samples (axis -2) for K >= 2 mode counts, each 4 times the
+    previous (axis -1), e.g. ``M/16, M/4, M``. Richardson in n, ``v(inf) ~ 2 v(2n) - v(n)``, then in
+    the modes, whose truncation error falls like ``M^-p`` with ``p = exponent`` (broadcast against
+    the leading axes; ``min(alpha, beta) - 1`` for R*): ``v(M) + (v(M) - v(M/4)) / (4^p - 1)``.
+    Returns the limit (...) and the values extrapolated in n only (..., K).
+    """
+    v = np.asarray(values, dtype=float)
+    if v.ndim < 2 or v.shape[-2] != 2 or v.shape[-1] < 2:
+        raise ValueError(f"values has shape {v.shape}; allowed: (..., 2, K) with K >= 2 (n and 2n; K mode counts)")
+    p = np.asarray(exponent, dtype=float)
+    _checks.positive("exponent", p)
+    in_n = 2.0 * v[..., 1, :] - v[..., 0, :]
+    return in_n[..., -1] + (in_n[..., -1] - in_n[..., -2]) / (4.0**p - 1.0), in_n

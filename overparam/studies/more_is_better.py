@@ -70,7 +70,8 @@ R_BAND = 0.05  # experiment R* vs eigenframework R* on digits (ridge-grid resolu
 def load_reference() -> dict:
     """The authors' measured test MSE (package data): parts ``n256`` and ``k256`` with ``n``, ``k``, ``ridge``,
     ``trials``, ``test_mse_mean`` and ``test_mse_std`` (sizes x ridges)."""
-    return json.loads(resources.files("overparam.studies").joinpath("data", "more_is_better_reference.json").read_text())
+    data = resources.files("overparam.studies").joinpath("data", "more_is_better_reference.json")
+    return json.loads(data.read_text())
 
 
 @functools.cache
@@ -165,7 +166,8 @@ def theory_table(setup: st.Setup) -> xr.Dataset:
     out, x, y = {}, *_digits()
     for name, task, (wa, sa, ra), (n, k) in (
             ("gaussian", tasks.power_law_task(*AUTHORS), ("width", "samples", "ridge"), (N_REF, N_REF)),
-            ("digits", tasks.digits_task(), ("digits_width", "digits_samples", "digits_ridge"), (setup.digits_n, setup.digits_k))):
+            ("digits", tasks.digits_task(), ("digits_width", "digits_samples", "digits_ridge"),
+             (setup.digits_n, setup.digits_k))):
         w, s, r = (np.asarray(setup.axes[a], dtype=float) for a in (wa, sa, ra))
         out[f"{name}_width_test"] = ((wa, ra), theory.rf_risk(task, n, w[:, None], r).test)
         out[f"{name}_samples_test"] = ((sa, ra), theory.rf_risk(task, s[:, None], k, r).test)
@@ -215,7 +217,8 @@ def reference_table(setup: st.Setup) -> xr.Dataset:
 
 def power_law_table(setup: st.Setup) -> xr.Dataset:
     """R* and the interpolation threshold of the discrete eigenframework at (pair, n, modes) and the closed forms."""
-    ns, ms, rel = (setup.ratio_n, 2 * setup.ratio_n), tuple(setup.ratio_modes // f for f in (16, 4, 1)), setup.axes["ratio_noise"]
+    ns, ms = (setup.ratio_n, 2 * setup.ratio_n), tuple(setup.ratio_modes // f for f in (16, 4, 1))
+    rel = setup.axes["ratio_noise"]
     ratio, thr = np.zeros((len(PAIRS), 2, 3, len(rel))), np.zeros((len(PAIRS), 2, 3))
     for p, (a, b) in enumerate(PAIRS):
         for j, m in enumerate(ms):
@@ -224,7 +227,8 @@ def power_law_table(setup: st.Setup) -> xr.Dataset:
                 ratio[p, i, j] = fitting.fitting_ratio(task, float(n), rel).ratio
                 thr[p, i, j] = fitting.interpolation_threshold(task, float(n))
     closed = [[powerlaw.optimal_fitting_ratio_at_noise(a, b, s) for s in rel] for a, b in PAIRS]
-    return xr.Dataset({"ratio": (("pair", "n", "modes", "ratio_noise"), ratio), "threshold": (("pair", "n", "modes"), thr),
+    return xr.Dataset({"ratio": (("pair", "n", "modes", "ratio_noise"), ratio),
+                       "threshold": (("pair", "n", "modes"), thr),
                        "closed_ratio": (("pair", "ratio_noise"), np.asarray(closed)),
                        "closed_threshold": (("pair",), [powerlaw.overfitting_threshold(a, b) for a, b in PAIRS])},
                       coords={"pair": [f"{a:g},{b:g}" for a, b in PAIRS], "alpha": ("pair", [a for a, _ in PAIRS]),
@@ -244,10 +248,13 @@ def _z(da: xr.DataArray, expect: xr.DataArray) -> np.ndarray:
     return ((mean - expect) / sem).values.ravel()
 
 
-def _extrapolate(v: xr.DataArray, p: float) -> xr.DataArray:
-    """Richardson in n (``2 v(2n) - v(n)``), then in the modes (error ~ M^-p): the continuum value."""
-    in_n = 2.0 * v.isel(n=1) - v.isel(n=0)
-    return in_n.isel(modes=2) + (in_n.isel(modes=2) - in_n.isel(modes=1)) / (4.0**p - 1.0), in_n
+def _extrapolate(v: xr.DataArray, p: np.ndarray) -> tuple[xr.DataArray, xr.DataArray]:
+    """:func:`randfeat.fitting.continuum_limit` over the ``n`` and ``modes`` dims; ``p`` per pair."""
+    arr = v.transpose("pair", ..., "n", "modes")
+    limit, in_n = fitting.continuum_limit(arr.values, np.reshape(p, (-1,) + (1,) * (arr.ndim - 3)))
+    dims = arr.dims[:-2]
+    return (xr.DataArray(limit, dims=dims, coords={d: arr[d] for d in dims}),
+            xr.DataArray(in_n, dims=dims + ("modes",), coords={**{d: arr[d] for d in dims}, "modes": arr["modes"]}))
 
 
 def measure(data: dict, setup: st.Setup) -> dict:
@@ -273,7 +280,8 @@ def measure(data: dict, setup: st.Setup) -> dict:
         rel.append(np.abs(ref[f"ref_{a}_theory"] / ref[f"ref_{a}_measured"] - 1.0).values[~peak])
         ours, sem = plot.mean_sem(g[f"{a}_test"], "trial")
         common = {f"ref_{a}": [v for v in ref[f"ref_{a}"].values if v in g[a].values],
-                  "ref_ridge": [r for r in ref["ref_ridge"].values if np.isclose(g["ridge"].values, r, rtol=1e-9).any()]}
+                  "ref_ridge": [r for r in ref["ref_ridge"].values
+                                if np.isclose(g["ridge"].values, r, rtol=1e-9).any()]}
         sub = ref.sel(common)
         o = ours.sel({a: common[f"ref_{a}"]}).sel(ridge=sub["ref_ridge"].values, method="nearest").values
         s = sem.sel({a: common[f"ref_{a}"]}).sel(ridge=sub["ref_ridge"].values, method="nearest").values
@@ -282,14 +290,14 @@ def measure(data: dict, setup: st.Setup) -> dict:
     rel = np.concatenate(rel)
     m.update(reference_median=np.median(rel), reference_p90=np.percentile(rel, 90), authors_z=np.concatenate(zs))
     p = np.minimum(pl["alpha"], pl["beta"]).values - 1.0
-    limit, in_n = _extrapolate(pl["ratio"], xr.DataArray(p, dims="pair"))
+    limit, in_n = _extrapolate(pl["ratio"], p)
     m["ratio_error"] = (limit - pl["closed_ratio"]).values
     d1, d2 = in_n.isel(modes=0) - in_n.isel(modes=1), in_n.isel(modes=1) - in_n.isel(modes=2)
     live = (pl["closed_ratio"] > 1e-3).values
-    m["mode_rate"] = (np.log(d1 / d2) / np.log(4.0)).values - p[:, None]
-    m["mode_rate"] = m["mode_rate"][live]
+    shrink = np.where(live, (d1 / d2).values, 4.0)  # successive differences shrink by 4^p where R* > 1e-3
+    m["mode_rate"] = (np.log(shrink) / np.log(4.0) - p[:, None])[live]
     m["truncation"] = np.abs((in_n.isel(modes=2) - limit).values)  # what the largest M alone would miss
-    t_limit, _ = _extrapolate(pl["threshold"], xr.DataArray(p, dims="pair"))
+    t_limit, _ = _extrapolate(pl["threshold"], p)
     m["threshold_error"] = (t_limit / pl["closed_threshold"] - 1.0).values
     mean_tr, mean_te = k["train"].mean("trial"), k["test"].mean("trial")
     best = mean_te.argmin("krr_ridge")
@@ -312,7 +320,8 @@ def claims(m: dict, setup: st.Setup) -> list[st.Claim]:
         st.Claim("optimal-risk-monotone-theory", "at the optimal ridge the predicted test risk does not rise with the "
                  "number of features k or of samples n (Gaussian power-law task and digits)", m["theory_rise"], "<=",
                  1e-9, "relative", "relative change between neighbouring sizes of optimal_ridge's risk"),
-        st.Claim("optimal-risk-monotone-experiment", "the measured test risk at the best ridge does not rise with k or n",
+        st.Claim("optimal-risk-monotone-experiment",
+                 "the measured test risk at the best ridge does not rise with k or n",
                  m["experiment_rise"], "<=", RISE, "s.e.", f"rise between neighbouring sizes, {trials} trials"),
         st.Claim("theory-matches-authors", "the eigenframework matches the authors' measured RF test MSE "
                  "(alpha = beta = 1.5, 10^4 modes, noise 0.5, 45 trials) away from the interpolation peak",
@@ -346,7 +355,8 @@ def claims(m: dict, setup: st.Setup) -> list[st.Claim]:
                  (-THRESHOLD_TOL, THRESHOLD_TOL), "relative", "noise where dE_te/d ridge at 0 changes sign, "
                  "extrapolated as R*"),
         st.Claim("digits-power-law-class", "the digits kernels' spectra are power laws in the theory's class: "
-                 "alpha > 1 and 1 < beta < 2 alpha + 1", np.concatenate([m["exponents"][:, 0] - 1.0, m["exponents"][:, 1] - 1.0,
+                 "alpha > 1 and 1 < beta < 2 alpha + 1",
+                 np.concatenate([m["exponents"][:, 0] - 1.0, m["exponents"][:, 1] - 1.0,
                  2 * m["exponents"][:, 0] + 1 - m["exponents"][:, 1]]), ">", 0.0, "",
                  f"alpha - 1, beta - 1, 2 alpha + 1 - beta for {kr}; fitted over modes {setup.spectrum_lo}.."
                  f"{setup.spectrum_hi}: alpha = {', '.join(f'{v:.2f}' for v in m['exponents'][:, 0])}, "
@@ -384,7 +394,8 @@ def figures(data: dict, setup: st.Setup, m: dict) -> list[st.Figure]:
                              "eigenframework" if j == 0 else None, color=c)
             plot.error_bars(ax, g[a].values, ours.sel(ridge=r, method="nearest"), sem.sel(ridge=r, method="nearest"),
                             "ours" if j == 0 else None, color=c, fmt="x", markersize=5)
-        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel(label), ax.set_ylabel("test MSE"), ax.legend(fontsize=7)
+        ax.set_xscale("log"), ax.set_yscale("log"), ax.set_xlabel(label), ax.set_ylabel("test MSE")
+        ax.legend(fontsize=7)
     out.append(st.Figure("reference_vs_theory", fig, "Test MSE of the Gaussian RF experiment (alpha = beta = 1.5, "
                          "noise 0.5) vs k at n = 256 (left) and vs n at k = 256 (right) at three ridges: the authors' "
                          "45-trial means (dots, +- 1 s.e.), our trials (crosses) and the eigenframework (dashed).",
@@ -404,7 +415,7 @@ def figures(data: dict, setup: st.Setup, m: dict) -> list[st.Figure]:
                          th[["gaussian_width_optimal", "gaussian_samples_optimal"]]))
     fig, axes = plot.figure(1, 2, width=5.2, height=4.0)
     ax, rel = axes[0, 0], pl["ratio_noise"].values
-    limit, _ = _extrapolate(pl["ratio"], xr.DataArray(np.minimum(pl["alpha"], pl["beta"]).values - 1.0, dims="pair"))
+    limit, _ = _extrapolate(pl["ratio"], np.minimum(pl["alpha"], pl["beta"]).values - 1.0)
     fine = np.linspace(0.0, rel.max(), 120)
     for j, (a, b) in enumerate(PAIRS):
         plot.error_bars(ax, rel, limit.isel(pair=j), None, f"eigenframework, alpha={a:g}, beta={b:g}", color=f"C{j}")
@@ -426,8 +437,9 @@ def figures(data: dict, setup: st.Setup, m: dict) -> list[st.Figure]:
     ax.set_xlabel("relative noise s"), ax.set_ylabel("R* = E_tr / E_te"), ax.legend(fontsize=6)
     ax.set_title("digits KRR (dashed: eigenframework)")
     out.append(st.Figure("fitting_ratio_vs_noise", fig, "Optimal fitting ratio R* vs relative noise. Left: the "
-                         "eigenframework on power-law tasks extrapolated to n, M -> inf (markers) against the closed form "
-                         "(dashed). Right: KRR on digits, measured at the best ridge (markers, +- 1 s.e.), the "
+                         "eigenframework on power-law tasks extrapolated to n, M -> inf (markers) against the closed "
+                         "form (dashed). Right: KRR on digits, measured at the best ridge (markers, +- 1 s.e.), "
+                         "the "
                          "eigenframework of the measured spectrum (dashed) and the power-law closed form with the "
                          "fitted exponents (dotted).", xr.Dataset({"limit": limit, "closed": pl["closed_ratio"]})))
     fig, axes = plot.figure(1, 2, width=5.2, height=4.0)
@@ -451,7 +463,8 @@ def check(setup: st.Setup) -> None:
     if setup.ratio_modes % 16:
         raise ValueError(f"setting ratio_modes={setup.ratio_modes} is not allowed; allowed: a multiple of 16")
     if setup.spectrum_hi <= setup.spectrum_lo + 2:
-        raise ValueError(f"setting spectrum_hi={setup.spectrum_hi} must exceed spectrum_lo + 2 = {setup.spectrum_lo + 2}")
+        raise ValueError(f"setting spectrum_hi={setup.spectrum_hi} is not allowed; allowed: above spectrum_lo + 2 = "
+                         f"{setup.spectrum_lo + 2}")
 
 
 STUDY = st.Study(
@@ -489,13 +502,15 @@ STUDY = st.Study(
     sweeps={
         "gaussian": st.Sweep(gaussian_point, axes=("trial",), out_dims={
             "width_test": ("width", "ridge"), "width_train": ("width", "ridge"), "samples_test": ("samples", "ridge"),
-            "samples_train": ("samples", "ridge")}, out_coords=lambda s: {a: list(s.axes[a]) for a in ("width", "samples", "ridge")}),
+            "samples_train": ("samples", "ridge")},
+            out_coords=lambda s: {a: list(s.axes[a]) for a in ("width", "samples", "ridge")}),
         "digits": st.Sweep(digits_point, axes=("trial",), out_dims={
             "width_test": ("digits_width", "digits_ridge"), "samples_test": ("digits_samples", "digits_ridge")},
             out_coords=lambda s: {a: list(s.axes[a]) for a in ("digits_width", "digits_samples", "digits_ridge")}),
         "krr": st.Sweep(krr_point, axes=("trial",), out_dims={
             v: ("kernel", "krr_samples", "relative_noise", "krr_ridge") for v in ("train", "test")},
-            out_coords=lambda s: {"kernel": list(range(len(KERNELS))), **{a: list(s.axes[a]) for a in ("krr_samples", "relative_noise", "krr_ridge")}}),
+            out_coords=lambda s: {"kernel": list(range(len(KERNELS))),
+                                  **{a: list(s.axes[a]) for a in ("krr_samples", "relative_noise", "krr_ridge")}}),
         "theory": st.Compute(theory_table), "reference": st.Compute(reference_table),
         "power_law": st.Compute(power_law_table),
     },

@@ -296,3 +296,27 @@ def test_task_noise_is_ignored_by_fitting_ratio():
     noisy = Task(base.eigenvalues, base.coefficients, jnp.asarray(0.7))
     a, b = fitting.fitting_ratio(base, 20.0, [0.5]), fitting.fitting_ratio(noisy, 20.0, [0.5])
     np.testing.assert_array_equal(np.asarray(a.ratio), np.asarray(b.ratio))
+
+
+@given(limit=st.floats(-1.0, 1.0), a=st.floats(-5.0, 5.0), b=st.floats(-5.0, 5.0), p=st.floats(0.3, 3.0))
+def test_continuum_limit_removes_a_1_over_n_and_a_mode_power_exactly(limit, a, b, p):
+    """v(n, M) = L + a/n + b M^-p at n, 2n and M/16, M/4, M gives back L: both corrections cancel exactly."""
+    n, modes = 50.0, np.array([1000.0, 4000.0, 16000.0])
+    v = np.array([[limit + a / s + b * m**-p for m in modes] for s in (n, 2 * n)])
+    got, in_n = fitting.continuum_limit(v, p)
+    assert got == pytest.approx(limit, abs=1e-12)
+    np.testing.assert_allclose(in_n, limit + b * modes**-p, atol=1e-13)
+    truncation = abs(b) * modes[-1] ** -p
+    if truncation > 1e-10:  # a mode ratio of 3 instead of 4 leaves over 10% of the truncation
+        wrong = in_n[-1] + (in_n[-1] - in_n[-2]) / (3.0**p - 1.0)
+        assert abs(wrong - limit) > 0.1 * truncation
+
+
+def test_continuum_limit_broadcasts_and_refuses_bad_shapes():
+    v = np.stack([np.full((2, 3), 1.0), np.full((2, 3), 2.0)])  # (pair, n, modes)
+    got, _ = fitting.continuum_limit(v, np.array([1.0, 2.0]))
+    np.testing.assert_allclose(got, [1.0, 2.0], rtol=1e-15)
+    with pytest.raises(ValueError, match="values has shape"):
+        fitting.continuum_limit(np.ones((3, 3)), 1.0)
+    with pytest.raises(ValueError, match="exponent"):
+        fitting.continuum_limit(np.ones((2, 3)), 0.0)

@@ -168,7 +168,8 @@ def test_claims_fail_when_their_input_is_wrong(result):
                 "digits-overfitting-obligatory"),
                ("krr_ratio_gap", lambda v: v + 0.1, "digits-fitting-ratio-theory"),
                ("krr_test_rel", lambda v: v * 0 + 0.05, "digits-krr-matches-theory"),
-               ("krr_test_rel", lambda v: np.where(v >= np.percentile(v, 80), 0.2, v), "digits-krr-matches-theory-tail"))
+               ("krr_test_rel", lambda v: np.where(v >= np.percentile(v, 80), 0.2, v),
+                "digits-krr-matches-theory-tail"))
     for key, change, name in changes:
         bad = dict(good, **{key: change(good[key])})
         verdict = {c.name: c.passed for c in study.claims(bad, setup)}
