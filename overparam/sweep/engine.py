@@ -35,6 +35,7 @@ dataset.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -131,6 +132,15 @@ def runs_per_call(traced: _Traced, devices: Sequence[Any], per_device: int) -> i
     return lapack.runs_per_call(traced.jaxpr, per_device)
 
 
+def evaluation(traced: _Traced, devices: Sequence[Any], per_device: int) -> str:
+    """How a chunk is evaluated: ``"vmap"`` (one vmapped call per device), ``"mapped"`` (vmapped, each large
+    LAPACK call a loop over single matrices) or ``"groups"`` (``lax.map`` over groups of runs), see
+    :mod:`overparam.sweep.lapack`."""
+    if runs_per_call(traced, devices, per_device) >= per_device:
+        return "vmap"
+    return "mapped" if lapack.mappable(traced.jaxpr) else "groups"
+
+
 def _compiled(traced: _Traced, mesh: jax.sharding.Mesh, per_device: int) -> Callable[..., Any]:
     """The jitted chunk evaluator ``out[b] = point(config[b], fold_in(key, index[b]))`` of a traced point.
 
@@ -141,9 +151,13 @@ def _compiled(traced: _Traced, mesh: jax.sharding.Mesh, per_device: int) -> Call
     point and signature.
     """
     group = runs_per_call(traced, list(mesh.devices.flat), per_device)
+    mode = evaluation(traced, list(mesh.devices.flat), per_device)
 
     def make() -> Callable[..., Any]:
-        single = jax.extend.core.jaxpr_as_fun(traced.jaxpr)
+        if mode == "mapped":
+            single = functools.partial(lapack.evaluate_mapped, traced.jaxpr)
+        else:
+            single = jax.extend.core.jaxpr_as_fun(traced.jaxpr)
         in_tree, out_tree = traced.in_tree, traced.out_tree
 
         def one(i: jax.Array, cfg: dict[str, jax.Array], key: jax.Array) -> Any:
@@ -165,7 +179,7 @@ def _compiled(traced: _Traced, mesh: jax.sharding.Mesh, per_device: int) -> Call
                                  check_vma=False)(key, index, config)
 
         runs = NamedSharding(mesh, PartitionSpec("run"))
-        fn = evaluate if group >= per_device else evaluate_in_groups
+        fn = evaluate_in_groups if mode == "groups" else evaluate
         return jax.jit(fn, in_shardings=(NamedSharding(mesh, PartitionSpec()), runs, runs), out_shardings=runs)
 
     # jit's trace cache returns the same jaxpr object for the same point and signature; the entry
@@ -525,9 +539,11 @@ def run(
         "chunk_size": chunk,
         "config": config,
     }
-    group = runs_per_call(traced, devs, per_device)
-    if group < per_device:  # evaluated in groups: not the numbers of one vmapped call
-        fingerprint["evaluation"] = f"lax.map over groups of {group} runs"
+    mode = evaluation(traced, devs, per_device)
+    if mode == "groups":  # not the program of one vmapped call
+        fingerprint["evaluation"] = f"lax.map over groups of {runs_per_call(traced, devs, per_device)} runs"
+    elif mode == "mapped":
+        fingerprint["evaluation"] = "vmap, each LAPACK call over single matrices"
     meta = {**run_metadata(devs), "grid": json.dumps(g.as_dict()), "config": json.dumps(config, sort_keys=True)}
     meta.update({k: v for k, v in config.items() if isinstance(v, (str, int, float)) and not isinstance(v, bool)
                  and k not in meta})

@@ -7,10 +7,11 @@ block the calling thread until those tasks finish, unless the batch's work is be
 the calling thread. Several batched calls running at once, from independent parts of one program
 or from several CPU devices (each runs on a thread of the same pool), can occupy every thread
 while their tasks wait for a free one: the process sleeps forever
-(docs/architecture.md#known-xla-cpu-deadlock). So on CPU the engine vmaps a point over only as
-many runs per call as keep every LAPACK call below that work (:func:`runs_per_call`; ``lax.map``
-over groups of that many runs), which is all of a chunk's runs for small matrices and one run for
-large ones. A point that batches large LAPACK calls itself (:func:`batches_lapack`) also runs on
+(docs/architecture.md#known-xla-cpu-deadlock). So on CPU, when a vmapped chunk would give some
+LAPACK call more work than that (:func:`runs_per_call`), the engine evaluates the point's program
+with each LAPACK call rebound so that its batching rule loops over single matrices
+(:func:`evaluate_mapped`; the rest of the program stays vmapped), or, where a call sits out of
+its reach (inside a custom derivative), maps over groups of runs small enough. A point that batches large LAPACK calls itself (:func:`batches_lapack`) also runs on
 at most half the cores' devices (:func:`safe_cpu_devices`), which keeps threads free for the
 tasks. The numbers do not depend on the device count.
 """
@@ -118,3 +119,106 @@ def safe_cpu_devices(devices: Sequence[Any], jaxpr: Any) -> list[Any]:
     if not batches_lapack(jaxpr):
         return devices
     return devices[: max(1, cores() // 2)]
+
+
+_JIT = ("pjit", "jit")
+_REBUILT = ("pjit", "jit", "scan", "while", "cond")  # higher-order primitives whose bodies evaluate_mapped rewrites
+
+
+def _sub_jaxprs(eqn: Any) -> list[Any]:
+    subs = []
+    for value in eqn.params.values():
+        for sub in value if isinstance(value, (list, tuple)) else (value,):
+            inner = getattr(sub, "jaxpr", None)
+            if inner is not None and hasattr(inner, "eqns"):
+                subs.append(inner)
+            elif hasattr(sub, "eqns"):
+                subs.append(sub)
+    return subs
+
+
+def mappable(jaxpr: Any) -> bool:
+    """Whether :func:`evaluate_mapped` reaches every LAPACK call of ``jaxpr``: at its top level or inside
+    ``jit``s, loops (``scan``, ``while``) and branches (``cond``), not inside custom derivatives."""
+    for eqn in getattr(jaxpr, "jaxpr", jaxpr).eqns:
+        if eqn.primitive.name in LAPACK_PRIMITIVES:
+            continue
+        subs = _sub_jaxprs(eqn)
+        if not any(uses_lapack(s) for s in subs):
+            continue
+        if eqn.primitive.name not in _REBUILT or not all(mappable(s) for s in subs):
+            return False
+    return True
+
+
+def _mapped_closed(closed: Any) -> Any:
+    """``closed`` (a ClosedJaxpr) re-traced through :func:`evaluate_mapped`: the same signature."""
+    import jax
+
+    avals = [jax.ShapeDtypeStruct(v.aval.shape, v.aval.dtype) for v in closed.jaxpr.invars]
+    return jax.make_jaxpr(lambda *a: evaluate_mapped(closed, *a))(*avals)
+
+
+def _rebuilt_params(eqn: Any) -> dict:
+    params = dict(eqn.params)
+    for key in ("jaxpr", "body_jaxpr", "cond_jaxpr"):
+        if key in params and uses_lapack(params[key]):
+            params[key] = _mapped_closed(params[key])
+    if "branches" in params:
+        params["branches"] = tuple(_mapped_closed(b) if uses_lapack(b) else b for b in params["branches"])
+    return params
+
+
+def _mapped_call(primitive: Any, params: dict) -> Any:
+    """``primitive.bind`` whose batching rule is ``lax.map`` over the batch: one matrix per LAPACK call."""
+    import jax
+    from jax import custom_batching
+
+    def call(*xs):
+        out = primitive.bind(*xs, **params)
+        return tuple(out) if primitive.multiple_results else out
+
+    mapped = custom_batching.custom_vmap(call)
+
+    @mapped.def_vmap
+    def rule(axis_size, in_batched, *xs):
+        xs = tuple(x if b else jnp.broadcast_to(x, (axis_size, *jnp.shape(x))) for x, b in zip(xs, in_batched))
+        outs = jax.lax.map(lambda a: call(*a), xs)
+        return outs, jax.tree.map(lambda _: True, outs)
+
+    return mapped
+
+
+def evaluate_mapped(closed: Any, *args: Any) -> list[Any]:
+    """Evaluate a closed jaxpr with each LAPACK call bound through :func:`_mapped_call`.
+
+    Under ``vmap`` (the sweep's runs) every other operation stays batched, while each LAPACK call
+    becomes a loop over single matrices, which jaxlib factorises on the calling thread: a vmapped
+    chunk without any LAPACK batch. Needs :func:`mappable`. The values are those of the jaxpr.
+    """
+    from jax.extend import core as jcore
+
+    jaxpr, consts = getattr(closed, "jaxpr", closed), getattr(closed, "consts", ())
+    env: dict[Any, Any] = {}
+
+    def read(v: Any) -> Any:
+        return v.val if isinstance(v, jcore.Literal) else env[v]
+
+    env.update(zip(jaxpr.constvars, consts))
+    env.update(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        invals = [read(v) for v in eqn.invars]
+        prim = eqn.primitive
+        if prim.name in LAPACK_PRIMITIVES:
+            out = _mapped_call(prim, eqn.params)(*invals)
+        elif prim.name in _JIT:
+            out = evaluate_mapped(eqn.params["jaxpr"], *invals)
+        elif prim.name in _REBUILT and any(uses_lapack(sub) for sub in _sub_jaxprs(eqn)):
+            with eqn.ctx.manager:
+                out = prim.bind(*invals, **prim.get_bind_params(_rebuilt_params(eqn)))
+        else:
+            with eqn.ctx.manager:
+                out = prim.bind(*invals, **prim.get_bind_params(eqn.params))
+        outs = list(out) if (prim.multiple_results or prim.name in _JIT) else [out]
+        env.update(zip(eqn.outvars, outs))
+    return [read(v) for v in jaxpr.outvars]

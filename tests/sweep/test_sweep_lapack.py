@@ -63,9 +63,32 @@ def test_runs_per_call_keeps_each_lapack_batch_below_the_inline_work():
     assert not lapack.batches_lapack(large)
 
 
-def test_a_point_with_large_factorisations_runs_one_run_per_call_on_every_device(monkeypatch, tmp_path):
-    """Evaluated with lax.map over each device's runs: every device, the numbers of NumPy's eigvalsh of the
-    same matrices (run r uses fold_in(key, r)), and a store fingerprint that names the evaluation."""
+def looped_eigh_point(config, key):
+    a = jax.random.normal(key, (40, 40))
+
+    def body(m, _):
+        return m + jnp.linalg.eigvalsh(m)[-1] * jnp.eye(40) / 1e3, None
+
+    return {"top": jnp.linalg.eigvalsh(jax.lax.scan(body, a + a.T + config["shift"] * jnp.eye(40), None, 2)[0])[-1]}
+
+
+@jax.custom_jvp
+def _top(m):
+    return jnp.linalg.eigvalsh(m)[-1]
+
+
+_top.defjvp(lambda primals, tangents: (_top(primals[0]), jnp.sum(tangents[0]) * 0.0))
+
+
+def custom_eigh_point(config, key):
+    a = jax.random.normal(key, (40, 40))
+    return {"top": _top(a + a.T + config["shift"] * jnp.eye(40))}
+
+
+def test_a_point_with_large_factorisations_maps_them_over_single_matrices_on_every_device(monkeypatch, tmp_path):
+    """A vmapped chunk whose LAPACK calls each loop over single matrices: every device, the numbers of NumPy's
+    eigvalsh of the same matrices (run r uses fold_in(key, r)), and a store fingerprint that names the evaluation;
+    also inside a loop; one inside a custom derivative, which the mapping does not reach, runs one run per call."""
     monkeypatch.setattr(lapack, "cores", lambda: 2)  # this suite runs 8 CPU devices; pretend 2 cores
     grid = {"shift": [0.0, 1.0, 2.0], "seed": [0, 1, 2, 3, 4]}
     key = jax.random.key(3)
@@ -76,10 +99,23 @@ def test_a_point_with_large_factorisations_runs_one_run_per_call_on_every_device
         top = np.linalg.eigvalsh(a + a.T + shift * np.eye(40))[-1]
         assert float(ds["top"].sel(shift=shift, seed=seed)) == pytest.approx(top, rel=1e-13)  # seen 2e-15
     stored = json.loads(zarr.open_group(tmp_path / "s.zarr", mode="r").attrs[overparam.store.FINGERPRINT])
-    assert stored["evaluation"] == "lax.map over groups of 1 runs"
+    assert stored["evaluation"] == "vmap, each LAPACK call over single matrices"
     sweep.run(eigh_point, grid, key=key, chunk_size=16, progress=False, store=tmp_path / "small.zarr")
     stored = json.loads(zarr.open_group(tmp_path / "small.zarr", mode="r").attrs[overparam.store.FINGERPRINT])
     assert "evaluation" not in stored  # 4 x 4: one vmapped call per device
+    looped = sweep.run(looped_eigh_point, grid, key=key, chunk_size=16, progress=False, store=tmp_path / "l.zarr")
+    stored = json.loads(zarr.open_group(tmp_path / "l.zarr", mode="r").attrs[overparam.store.FINGERPRINT])
+    assert stored["evaluation"] == "vmap, each LAPACK call over single matrices" and looped.attrs["device_count"] == 8
+    for r, (shift, seed) in enumerate((s, d) for s in grid["shift"] for d in grid["seed"]):
+        m = np.asarray(jax.random.normal(jax.random.fold_in(key, r), (40, 40)))
+        m = m + m.T + shift * np.eye(40)
+        for _ in range(2):
+            m = m + np.linalg.eigvalsh(m)[-1] * np.eye(40) / 1e3
+        assert float(looped["top"].sel(shift=shift, seed=seed)) == pytest.approx(np.linalg.eigvalsh(m)[-1], rel=1e-13)
+    custom = sweep.run(custom_eigh_point, grid, key=key, chunk_size=16, progress=False, store=tmp_path / "c.zarr")
+    stored = json.loads(zarr.open_group(tmp_path / "c.zarr", mode="r").attrs[overparam.store.FINGERPRINT])
+    assert stored["evaluation"] == "lax.map over groups of 1 runs"
+    np.testing.assert_allclose(custom["top"].values, ds["top"].values, rtol=1e-13)  # the same matrices
 
 
 def test_a_point_batching_lapack_calls_uses_at_most_half_the_cores_and_gives_the_same_numbers(monkeypatch):
