@@ -37,13 +37,7 @@ def _equations(jaxpr: Any):
         j = stack.pop()
         for eqn in getattr(j, "eqns", ()):
             yield eqn
-            for value in eqn.params.values():
-                for sub in value if isinstance(value, (list, tuple)) else (value,):
-                    inner = getattr(sub, "jaxpr", None)
-                    if inner is not None and hasattr(inner, "eqns"):
-                        stack.append(inner)
-                    elif hasattr(sub, "eqns"):
-                        stack.append(sub)
+            stack.extend(_sub_jaxprs(eqn))
 
 
 def primitives(jaxpr: Any) -> set[str]:
