@@ -67,6 +67,14 @@ def _times(times) -> None:
         raise ValueError(f"times has shape {arr.shape}; allowed: a 1-d array (T,)")
 
 
+def _flow_args(times, noise_var, step_size) -> None:
+    """The arguments every gradient-flow curve shares: times, the label noise and an optional GD step size."""
+    _times(times)
+    _checks.at_least("noise_var", noise_var, 0.0)
+    if step_size is not None:
+        _checks.positive("step_size", step_size)
+
+
 def _shape(name: str, value, ndim: int, text: str) -> None:
     arr = _checks.concrete(value)
     if arr is not None and arr.ndim != ndim:
@@ -122,10 +130,7 @@ def linear_flow_errors(x: jax.Array, y: jax.Array, teacher: jax.Array, w0: jax.A
     """
     _shape("x", x, 2, "(P, N)")
     _shape("y", y, 1, "(P,)")
-    _times(times)
-    _checks.at_least("noise_var", noise_var, 0.0)
-    if step_size is not None:
-        _checks.positive("step_size", step_size)
+    _flow_args(times, noise_var, step_size)
     x = jnp.asarray(x)
     dtype = x.dtype
     p_max, n = x.shape
@@ -260,10 +265,7 @@ def output_flow_errors(h: jax.Array, y: jax.Array, h_test: jax.Array, f_test: ja
     _shape("h_test", h_test, 2, "(Q, W)")
     _shape("y", y, 1, "(P,)")
     _shape("f_test", f_test, 1, "(Q,)")
-    _times(times)
-    _checks.at_least("noise_var", noise_var, 0.0)
-    if step_size is not None:
-        _checks.positive("step_size", step_size)
+    _flow_args(times, noise_var, step_size)
     h = jnp.asarray(h)
     dtype = h.dtype
     t = jnp.asarray(times, dtype)
