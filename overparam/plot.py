@@ -262,6 +262,14 @@ def curves(
     return lines
 
 
+def finish(ax: Axes, *, legend: float | None = 7, **props: object) -> None:
+    """Set the axes' properties (``title``, ``xlabel``, ``ylabel``, ``xscale``, ``ylim``, ...) and draw
+    the legend in ``legend``-point type (none if ``legend`` is None)."""
+    ax.set(**props)
+    if legend is not None:
+        ax.legend(fontsize=legend)
+
+
 def theory_line(
     ax: Axes, x: Sequence[float] | np.ndarray, y: Sequence[float] | np.ndarray, label: str, **kwargs: object
 ) -> object:

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from randfeat import _checks
-from randfeat.tasks import Task
+from randfeat.tasks import Task, power_law_task
 from randfeat.theory import _validate_task, optimal_ridge, rf_risk
 
 
@@ -118,3 +118,89 @@ def continuum_limit(values, exponent) -> tuple[np.ndarray, np.ndarray]:
     _checks.positive("exponent", p)
     in_n = 2.0 * v[..., 1, :] - v[..., 0, :]
     return in_n[..., -1] + (in_n[..., -1] - in_n[..., -2]) / (4.0**p - 1.0), in_n
+
+
+class PowerLawLimit(NamedTuple):
+    """R* and the interpolation threshold of a power-law task, discrete and extrapolated to ``n, M -> inf``.
+
+    ratio: (Q,) the limit of ``R*(s)``; threshold: () the limit of ``s*``; ratio_in_n: (K, Q) and
+    threshold_in_n: (K,) extrapolated in n only, at each mode count; ratio_grid: (2, K, Q) and
+    threshold_grid: (2, K) the discrete eigenframework at ``n, 2n`` samples (axis 0) and the mode
+    counts ``modes`` (K,) (axis 1); exponent: ``p = min(alpha, beta) - 1``.
+    """
+
+    ratio: np.ndarray
+    threshold: np.ndarray
+    ratio_in_n: np.ndarray
+    threshold_in_n: np.ndarray
+    ratio_grid: np.ndarray
+    threshold_grid: np.ndarray
+    modes: tuple[int, ...]
+    exponent: float
+
+
+def power_law_limit(alpha: float, beta: float, relative_noise, n: int, modes: int, *,
+                    levels: int = 3) -> PowerLawLimit:
+    """:func:`fitting_ratio` and :func:`interpolation_threshold` of power-law KRR in the limit ``n, M -> inf``.
+
+    Evaluates the discrete eigenframework of :func:`randfeat.tasks.power_law_task` at ``n`` and
+    ``2n`` samples and ``levels`` mode counts ``modes / 4^(levels - 1), ..., modes / 4, modes``, and
+    extrapolates both with :func:`continuum_limit` at ``p = min(alpha, beta) - 1``
+    (docs/randfeat.md#finite-size-corrections); the limits are the closed forms
+    :func:`randfeat.powerlaw.optimal_fitting_ratio_at_noise` and
+    :func:`randfeat.powerlaw.overfitting_threshold`. relative_noise: (Q,) or scalar.
+    """
+    if min(alpha, beta) <= 1.0:
+        raise ValueError(f"alpha={alpha!r}, beta={beta!r} are not allowed; allowed: both above 1 (a mode-truncation "
+                         "error that falls like M^-(min(alpha, beta) - 1))")
+    if int(levels) != levels or levels < 2:
+        raise ValueError(f"levels={levels!r} is not allowed; allowed: an integer >= 2")
+    step = 4 ** (levels - 1)
+    if int(modes) != modes or modes % step or modes < step:
+        raise ValueError(f"modes={modes!r} is not allowed; allowed: a positive multiple of 4^(levels - 1) = {step}")
+    if int(n) != n or n < 1:
+        raise ValueError(f"n={n!r} is not allowed; allowed: an integer >= 1")
+    counts = tuple(int(modes) // 4 ** j for j in reversed(range(levels)))
+    rel = np.atleast_1d(np.asarray(relative_noise, dtype=float))
+    ratio, threshold = np.zeros((2, levels, rel.size)), np.zeros((2, levels))
+    for j, m in enumerate(counts):
+        task = power_law_task(m, alpha, beta)
+        for i, size in enumerate((float(n), 2.0 * n)):
+            ratio[i, j] = np.asarray(fitting_ratio(task, size, rel).ratio)
+            threshold[i, j] = float(interpolation_threshold(task, size))
+    p = min(alpha, beta) - 1.0
+    r_limit, r_in_n = continuum_limit(np.moveaxis(ratio, -1, 0), p)  # (Q, 2, K)
+    t_limit, t_in_n = continuum_limit(threshold, p)
+    return PowerLawLimit(r_limit, t_limit, r_in_n.T, t_in_n, ratio, threshold, counts, p)
+
+
+class MeasuredRatio(NamedTuple):
+    """The measured fitting ratio at the best ridge of a grid, each (...).
+
+    ratio: ``mean E_tr / mean E_te`` over trials at the ridge with the least mean test error;
+    sem: its standard error (delta method); ridge_index: that ridge's index.
+    """
+
+    ratio: np.ndarray
+    sem: np.ndarray
+    ridge_index: np.ndarray
+
+
+def measured_fitting_ratio(train, test) -> MeasuredRatio:
+    """``R = E_tr / E_te`` of an experiment at its best ridge (docs/randfeat.md#measured-fitting-ratio).
+
+    ``train``, ``test``: (T, ..., R) per-trial errors over T >= 2 trials and R ridges. The ridge
+    minimises the trial mean of ``test``; ``R = mean(E_tr) / mean(E_te)`` there, and by the delta
+    method for a ratio of means ``s.e.(R) = R sqrt(var(E_tr / mean E_tr - E_te / mean E_te) / T)``
+    (sample variance over trials, ``ddof = 1``).
+    """
+    tr, te = np.asarray(train, dtype=float), np.asarray(test, dtype=float)
+    if tr.shape != te.shape or tr.ndim < 2 or tr.shape[0] < 2:
+        raise ValueError(f"train {tr.shape} and test {te.shape} are not allowed; allowed: the same shape "
+                         "(T, ..., R) with T >= 2 trials")
+    best = te.mean(0).argmin(-1)
+    pick = lambda v: np.take_along_axis(v, np.broadcast_to(best[None, ..., None], v.shape[:-1] + (1,)), -1)[..., 0]  # noqa: E731
+    tr, te = pick(tr), pick(te)
+    ratio = tr.mean(0) / te.mean(0)
+    var = (tr / tr.mean(0) - te / te.mean(0)).var(0, ddof=1)
+    return MeasuredRatio(ratio, ratio * np.sqrt(var / tr.shape[0]), best)

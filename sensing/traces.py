@@ -1,14 +1,16 @@
-"""Numbers read off recorded error traces: iterations to a target error and the linear rate between two targets.
+"""Numbers read off recorded error traces: iterations to a target error and linear rates.
 
 A trace records the relative error every ``record_every`` steps (``sensing.run``). These functions
 read such records: :func:`iterations_to` the first step at which the error reaches a target
 (interpolated between records in log error), :func:`linear_rate` the rate per step at which the
-error fell from one target to another (docs/sensing.md#trace-measures). Both are pure
-``jax.numpy`` functions of their arguments, broadcast over leading axes, and accept NumPy arrays.
+error fell from one target to another, :func:`fitted_rate` the least-squares rate of ``log error``
+over a window (docs/sensing.md#trace-measures). All are pure ``jax.numpy`` functions of their
+arguments, broadcast over leading axes, and accept NumPy arrays.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jax
@@ -100,3 +102,38 @@ def _linear_rate(error: Array, steps: Array, high: Array, low: Array) -> Array:
     span = jnp.where(jnp.isinf(t_low), 1.0, t_low - t_high)
     rate = jnp.where(span > 0, width / jnp.where(span > 0, span, 1.0), jnp.inf)
     return jnp.where(jnp.isinf(t_low), 0.0, rate)
+
+
+def fitted_rate(error: Any, steps: Any, *, floor: float, ceiling: float = float("inf"), start: float = float("-inf"),
+                min_records: int = 4) -> Array:
+    """Rate ``a`` of ``error ~ c exp(-a t)``: minus the least-squares slope of ``log error`` against step.
+
+    Over the records of ``error`` ``(..., T)`` (at ``steps`` ``(T,)``) with ``step >= start`` and
+    ``floor < error < ceiling`` (finite), the ordinary least-squares line through ``(t_j, log e_j)``:
+
+        a = -sum_j (t_j - t_bar)(log e_j - l_bar) / sum_j (t_j - t_bar)^2      (docs/sensing.md#trace-measures),
+
+    exact for ``c exp(-a t)``. ``floor`` leaves out the round-off plateau, ``ceiling`` an early phase.
+    NaN where fewer than ``min_records`` (>= 2) records qualify. Shape ``(...)``.
+    """
+    _validate.real("floor", floor, low=0.0)
+    _validate.real("ceiling", ceiling, low=floor, low_open=True)
+    if int(min_records) != min_records or min_records < 2:
+        raise ValueError(f"min_records={min_records!r} is not allowed; allowed: an integer >= 2")
+    error, steps = _check_records(error, steps)
+    window = (jnp.asarray(v, error.dtype) for v in (floor, ceiling, start))
+    return _fitted_rate(error, steps, *window, int(min_records))
+
+
+@functools.partial(jax.jit, static_argnums=(5,))
+def _fitted_rate(error: Array, steps: Array, floor: Any, ceiling: Any, start: Any, min_records: int) -> Array:
+    """The compiled body of ``fitted_rate``."""
+    keep = jnp.isfinite(error) & (error > floor) & (error < ceiling) & (steps >= start)
+    count = keep.sum(-1)
+    c = jnp.maximum(count, 1).astype(error.dtype)
+    t = jnp.where(keep, steps, 0.0)
+    log_e = jnp.where(keep, jnp.log(jnp.where(keep, error, 1.0)), 0.0)
+    t_bar, l_bar = t.sum(-1, keepdims=True) / c[..., None], log_e.sum(-1, keepdims=True) / c[..., None]
+    dt = jnp.where(keep, t - t_bar, 0.0)
+    slope = (dt * (log_e - l_bar)).sum(-1) / jnp.where(count >= 2, (dt * dt).sum(-1), 1.0)
+    return jnp.where(count >= min_records, -slope, jnp.nan)

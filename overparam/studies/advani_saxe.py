@@ -1,19 +1,10 @@
 """Advani & Saxe 2017: generalization dynamics of gradient descent, linear and two-layer students.
 
-Both students come from :mod:`randfeat.two_layer` (docs/randfeat.md#two-layer-student) and are trained by
-exact gradient flow on one data set per seed, at several signal-to-noise ratios ``snr`` (label noise
-``1 / snr``, signal 1) and initial weight variances ``init_var`` (vmapped over one eigendecomposition):
-
-* ``linear``: the linear student on the first ``P = a N`` rows of one design, at every load ``a``,
-  against the Marchenko-Pastur theory (:func:`randfeat.advani_saxe_curves`, the ``theory`` result);
-* ``student``: a two-layer ReLU student, first layer random and fixed (its first ``N_h`` units at every
-  width), output layer trained, on ``P`` examples of a ReLU teacher; GD
-  (:func:`randfeat.two_layer.train_output_layer`) checks the frozen subspace (docs/randfeat.md#frozen-subspace).
-
-Sizes (docs/studies/advani-saxe.md): the student's paper size is the paper's Fig. 7 (Neural Networks
-2020 version): ``P = 300`` samples, 50 seeds, widths around ``P``; its input dimension (100), teacher
-width (30) and test set are chosen here. The linear paper size is a regime choice (the paper's curves
-are the ``N -> infinity`` theory): ``N = 1000``, loads 1/4 to 4, 50 seeds.
+Both students (:mod:`randfeat.two_layer`, docs/randfeat.md#two-layer-student) are trained by exact
+gradient flow on one data set per seed, over signal-to-noise ratios ``snr`` and initial weight
+variances ``init_var``: ``linear`` at every load ``a = P/N`` against the Marchenko-Pastur theory
+(``theory``), ``student`` (a two-layer ReLU student with its output layer trained) at every width,
+with GD checking the frozen subspace. Setups, sizes and claims in docs/studies/advani-saxe.md.
 """
 
 from __future__ import annotations
@@ -61,8 +52,6 @@ def linear_point(config, key, setup: st.Setup) -> dict:
     out = []
     for a in loads:  # static: the first a N rows, each load its own (primal or dual) eigenproblem
         xa, ea = x[: round(a * n)], eps[: round(a * n)]
-        if out:  # one batched eigh at a time (docs/architecture.md#known-xla-cpu-deadlock)
-            xa, _ = jax.lax.optimization_barrier((xa, out[-1].test))
         out.append(_vmap2(lambda s, v: tl.linear_flow_errors(xa, xa @ w_bar + ea / jnp.sqrt(s), w_bar,
                                                              jnp.sqrt(v) * z, times, 1.0 / s), setup))
     return {"test_error": jnp.stack([e.test for e in out]), "train_error": jnp.stack([e.train for e in out])}
@@ -82,8 +71,6 @@ def student_point(config, key, setup: st.Setup) -> dict:
     out = {k: [] for k in ("test_error", "train_error", "null_space_error", "frozen_drift")}
     for w in setup.axes["width"]:  # static: the first w hidden units
         h, hq, zw = tl.student_features(weights[:w], x), tl.student_features(weights[:w], xq), z[:w]
-        if out["test_error"]:  # one batched eigh at a time (docs/architecture.md#known-xla-cpu-deadlock)
-            h, _ = jax.lax.optimization_barrier((h, out["frozen_drift"][-1]))
         spec = tl.gram_spectrum(h)
         e = _vmap2(lambda s, v: tl.output_flow_errors(h, f + (y - f) / jnp.sqrt(s), hq, fq, jnp.sqrt(v) * zw,
                                                       times, 1.0 / s, spectrum=spec), setup)
@@ -120,8 +107,10 @@ def check(setup: st.Setup) -> None:
         raise ValueError(f"axis width={widths} is not allowed; allowed: a largest width >= 2 n_samples = {2 * p}")
 
 
-def _mean_se(da: xr.DataArray) -> tuple[xr.DataArray, xr.DataArray]:
-    return da.mean("seed"), da.std("seed", ddof=1) / np.sqrt(da.sizes["seed"])
+def _z(da: xr.DataArray) -> np.ndarray:
+    """Seed mean over its standard error."""
+    mean, se = plot.mean_sem(da)
+    return (mean / se).values
 
 
 def _overtraining(da: xr.DataArray) -> xr.DataArray:
@@ -132,15 +121,15 @@ def _overtraining(da: xr.DataArray) -> xr.DataArray:
 def measure(data, setup: st.Setup) -> dict:
     """Over-training argmax, theory agreement, best early-stopping errors and their rises; the student's claims."""
     lin, th, nl = data["linear"], data["theory"], data["student"]
-    mean, se = _mean_se(lin["test_error"])
-    tmean, tse = _mean_se(lin["train_error"])
+    mean, se = plot.mean_sem(lin["test_error"])
+    tmean, tse = plot.mean_sem(lin["train_error"])
     over_sim, over_th = _overtraining(mean), _overtraining(th["test_error"])
     excess_g = (np.abs(mean - th["test_error"]) - Z * se) / th["test_error"]
     excess_t = (np.abs(tmean - th["train_error"]) - Z * tse) / th["train_error"].isel(time=0)  # E_t -> 0 below a=1
     best = lin["test_error"].isel(time=th["test_error"].argmin("time"))  # at the theory's best time
     rise = best.isel(init_var=-1) - best.isel(init_var=0)
     rise_th = th["test_error"].min("time").isel(init_var=-1) - th["test_error"].min("time").isel(init_var=0)
-    rmean, rse = _mean_se(rise.transpose("seed", "load", "snr"))
+    rmean, rse = plot.mean_sem(rise.transpose("seed", "load", "snr"))
     shrink = rise.isel(load=0) - rise.isel(load=-1)
     p, widths = setup.n_samples, nl["width"].values
     smean = nl["test_error"].mean("seed")
@@ -150,7 +139,6 @@ def measure(data, setup: st.Setup) -> dict:
     wide = widths >= 2 * p
     frozen = (final.isel(init_var=-1) - final.isel(init_var=0)
               - setup.axes["init_var"][-1] * nl["null_space_error"]).sel(width=widths[wide])
-    fmean, fse = _mean_se(frozen)
     low = np.asarray(setup.axes["load"]) <= 1.0
     return {
         "load_argmax_sim": over_sim["load"].values[over_sim.argmax("load").values],
@@ -162,12 +150,12 @@ def measure(data, setup: st.Setup) -> dict:
         "rise_excess": ((np.abs(rmean - rise_th) - Z * rse) / rise_th).values[low],
         "rise_z": ((rmean - rise_th) / rse).values[low], "rise_sig": (rmean / rse).values[low],
         "rise_sim": rmean.values, "rise_theory": rise_th.values,
-        "shrink_z": (shrink.mean("seed") / (shrink.std("seed", ddof=1) / np.sqrt(shrink.sizes["seed"]))).values,
+        "shrink_z": _z(shrink),
         "width_argmax": widths[_overtraining(smean).argmax("width").values],
         "student_overtraining": _overtraining(smean).values, "student_best": sbest.mean("seed").values,
-        "gain_z": (gain.mean("seed") / (gain.std("seed", ddof=1) / np.sqrt(gain.sizes["seed"]))).values,
+        "gain_z": _z(gain),
         "frozen_drift": float(nl["frozen_drift"].sel(width=widths[widths > p]).max()),
-        "null_space_z": (fmean / fse).values, "null_space_error": nl["null_space_error"].mean("seed").values,
+        "null_space_z": _z(frozen), "null_space_error": nl["null_space_error"].mean("seed").values,
     }
 
 

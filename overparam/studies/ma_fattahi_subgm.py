@@ -1,28 +1,10 @@
 """Ma & Fattahi 2022: the sub-gradient method from a small start, under outliers and Gaussian noise.
 
-Symmetric Gaussian sensing ``y_i = <A_i, M*> + s_i`` of a PSD rank-``r`` ``n x n`` matrix
-(docs/sensing.md#measurements, ``cond = 1`` so ``||M*||_F = sqrt(r)``), fitted by SubGM on the l1
-loss with geometric steps ``eta0 rho^t`` (docs/sensing.md#subgm) from ``X0 = alpha B`` with ``k >= r``
-columns, ``k`` a zero-padding mask (docs/sensing.md#rank-padding). One problem per size; the seed
-draws ``B``, the outlier positions (nested in ``p``) and the noise direction, the same at every
-``k``, ``alpha``, ``p`` and ``nu``, so comparisons across the grid are paired. Sweeps
-(docs/studies/ma-fattahi-subgm.md):
-
-* ``outliers`` (rank x init_scale x outliers x seed): a fraction ``p`` of the ``y_i`` replaced by
-  ``10 max|y| U(-1, 1)`` (docs/sensing.md#noise);
-* ``noise`` (rank x noise x seed, smallest alpha): ``s_i ~ N(0, nu^2)``;
-* ``dense`` (dense_outliers x dense_rank x start x seed): a rank-1 problem with ``p`` up to 0.8,
-  from a small start (``start = 0``) or from ``M*`` plus ``perturbation`` in the extra columns
-  (``start = 1``), the witness that ``M*`` is not a global minimiser of the over-parameterised loss.
-
-Sizes. The paper's experiments are illustrations whose grid is not reproduced here; both sizes sit
-in the regime of its theorems instead (Gaussian measurements, ``m >~ n r^2 / (1 - p)^2`` with no
-dependence on ``k``, small ``alpha``, geometric steps). ``quick``: n = 12, r = 2, m = 1600. ``paper``:
-n = 40, r = 3, k up to n = 40, p up to 0.6, m = 9600 = 80 n r (= 5.3 n r^2 / (1 - 0.6)^2): at
-m = 2400 = 20 n r the over-parameterised runs stall above 1e-3 once p >= 0.2, at 9600 they recover
-like k = r (docs/studies/ma-fattahi-subgm.md#setups). The dense problem (n = 20, r = 1,
-m = 2500; quick n = 12, m = 1200) is sized so that at p = 0.8 ``M*`` is no longer a global minimiser
-for k > r while SubGM from ``alpha = 1e-14`` still recovers it.
+SubGM on the l1 loss with geometric steps (docs/sensing.md#subgm) on symmetric Gaussian sensing of
+a PSD rank-``r`` matrix, from ``X0 = alpha B`` with ``k >= r`` columns (a zero-padding mask). Sweeps
+``outliers`` (rank x init_scale x outliers x seed), ``noise`` (rank x noise x seed) and ``dense``
+(dense outliers, from a small start or from ``M*``); setups, sizes and claims in
+docs/studies/ma-fattahi-subgm.md.
 """
 
 from __future__ import annotations
@@ -37,7 +19,7 @@ import xarray as xr
 
 import overparam.study as st
 import sensing
-from overparam import plot
+from overparam import analysis, plot
 from overparam.sweep import seed_key
 from sensing import theory, traces
 from sensing.problem import sample_noise
@@ -111,18 +93,9 @@ def dense_point(config: Mapping[str, jax.Array], key: jax.Array, setup: st.Setup
     return {"error": t.error, "loss": t.loss, "truth_loss": sensing.l1_loss(problem, truth), "diverged": t.diverged}
 
 
-def _bars(ax, x: np.ndarray, da: xr.DataArray, label: str, **kw: object) -> None:
-    """Markers at the geometric mean over seeds, bars to the quartiles (clipped: the mean may lie outside them)."""
-    c, lo, hi = (np.asarray(v.values, dtype=float) for v in plot.geometric_mean_band(da, "seed"))
-    ax.errorbar(x, c, yerr=np.clip(np.nan_to_num(np.stack([c - lo, hi - c])), 0, None), fmt="o", capsize=3, label=label, **kw)
-    ax.set(xscale="log", yscale="log")
-
-
 def _rate(err: xr.DataArray, setup: st.Setup) -> xr.DataArray:
-    """Rate per step from RATE_BAND[0] to RATE_BAND[1] over -log rho (sensing.traces.linear_rate)."""
-    rate = traces.linear_rate(err.values, err.step.values, *RATE_BAND)
-    return xr.DataArray(np.asarray(rate) / -math.log(setup.decay), dims=err.dims[:-1],
-                        coords={d: err[d] for d in err.dims[:-1]})
+    """Rate per step from RATE_BAND[0] to RATE_BAND[1] (sensing.traces.linear_rate) over -log rho."""
+    return analysis.along(traces.linear_rate, err, "step", *RATE_BAND) / -math.log(setup.decay)
 
 
 def floor_theory(nu: np.ndarray, setup: st.Setup) -> np.ndarray:
@@ -137,12 +110,11 @@ def measure(data: Mapping[str, xr.Dataset], setup: st.Setup) -> dict[str, object
     over = [k for k in out["rank"].values if k > r]
     final = out.error.isel(step=-1)
     small, large = out.error.isel(init_scale=0), out.error.isel(init_scale=-1)
-    iters = _iterations(small, TARGET)
+    iters = analysis.along(traces.iterations_to, small, "step", TARGET)
     medians = final.sel(rank=over).median("seed").transpose("rank", "outliers", "init_scale").values
     steps_up = (medians[..., 1:] / medians[..., :-1])[np.maximum(medians[..., 1:], medians[..., :-1]) > EXACT]
     floor = noise.error.isel(step=-1)
     ratio = floor / xr.DataArray(floor_theory(noise.noise.values, setup), dims="noise", coords={"noise": noise.noise})
-    fl = np.log(floor.median("seed").transpose("rank", "noise").values)
     d_final, p_top, k_top = dense.error.isel(step=-1), dense.dense_outliers.values.max(), dense.dense_rank.values.max()
     walk = dense.sel(dense_outliers=p_top, dense_rank=k_top, start=1)
     return {
@@ -156,7 +128,7 @@ def measure(data: Mapping[str, xr.Dataset], setup: st.Setup) -> dict[str, object
         "final_small": float(small.sel(rank=over).isel(step=-1).median()),
         "floor_over_theory": np.sqrt((ratio**2).mean("seed")).values,  # the theory is for E||D||^2
         "floor_k_ratio": (floor.sel(rank=over) / floor.sel(rank=r)).median("seed").values,
-        "floor_slope": np.polyfit(np.log(noise.noise.values), fl.T, 1)[0],
+        "floor_slope": analysis.log_slope(floor.median("seed"), "noise").values,
         "dense_final": d_final.sel(start=0).max(["dense_rank", "seed"]).values,
         "dense_loss_change": ((walk.loss.isel(step=-1) - walk.truth_loss) / walk.truth_loss).values,
         "dense_walk_error": float(walk.error.isel(step=-1).min()),
@@ -209,34 +181,25 @@ def claims(m: Mapping[str, object], setup: st.Setup) -> list[st.Claim]:
     ]
 
 
-def _iterations(err: xr.DataArray, target: float) -> xr.DataArray:
-    """Iterations to ``target`` (sensing.traces.iterations_to) over the leading dims of ``err``."""
-    t = traces.iterations_to(err.values, err.step.values, target)
-    return xr.DataArray(np.asarray(t), dims=err.dims[:-1], coords={d: err[d] for d in err.dims[:-1]}, name="iterations")
-
-
-def _finish(ax, title: str, xlabel: str, ylabel: str) -> None:
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend(fontsize=7)
-
-
 def figures(data: Mapping[str, xr.Dataset], setup: st.Setup) -> list[st.Figure]:
     """Error against step, final error against alpha, iterations against k, the noise floor, the dense problem."""
     out, noise, dense, r, rel = data["outliers"], data["noise"], data["dense"], setup.r, "||X X^T - M*||_F / ||M*||_F"
     ps, a0, steps, ks = out.outliers.values, out.init_scale.values[0], out.step.values.astype(float), out["rank"].values
-    final, iters = out.error.isel(step=-1), _iterations(out.error.isel(init_scale=0), TARGET)
+    final = out.error.isel(step=-1)
+    iters = analysis.along(traces.iterations_to, out.error.isel(init_scale=0), "step", TARGET)
     fig, axes = plot.figure(2, len(ps), width=4.4)
     for j, p in enumerate(ps):
         sel = out.error.sel(outliers=p, init_scale=a0)
         for i, k in enumerate(ks):
             plot.log_band(axes[0, j], sel.sel(rank=k), label=f"k = {k}", color=f"C{i}")
-            _bars(axes[1, j], out.init_scale.values, final.sel(outliers=p, rank=k), f"k = {k}", color=f"C{i}")
+            plot.log_error_bars(axes[1, j], out.init_scale.values, final.sel(outliers=p, rank=k), f"k = {k}",
+                                color=f"C{i}")
         t0 = float(np.median(traces.iterations_to(sel.values, steps, RATE_BAND[0])))
         tail = steps[steps >= t0]
         plot.theory_line(axes[0, j], tail, RATE_BAND[0] * setup.decay ** (tail - t0), "rate -log rho")
         axes[1, j].axhline(EXACT, color="grey", linewidth=0.8, linestyle=":")
-        _finish(axes[0, j], f"p = {p:g}, alpha = {a0:g}", "step t", rel)
-        _finish(axes[1, j], f"p = {p:g}", "init scale alpha", "final relative error")
+        plot.finish(axes[0, j], title=f"p = {p:g}, alpha = {a0:g}", xlabel="step t", ylabel=rel)
+        plot.finish(axes[1, j], title=f"p = {p:g}", xlabel="init scale alpha", ylabel="final relative error")
     figs = [st.Figure("error_vs_step", fig, f"Top: relative error of SubGM against step from alpha = {a0:g} (geometric "
                       "mean over seeds, band: quartiles) against the linear rate -log rho of the step schedule (dashed). "
                       "Bottom: final error against alpha (bars: quartiles), exact for k = r, falling with alpha for "
@@ -244,15 +207,15 @@ def figures(data: Mapping[str, xr.Dataset], setup: st.Setup) -> list[st.Figure]:
     floor, nus = noise.error.isel(step=-1), noise.noise.values
     fig, axes = plot.figure(1, 2, width=5.0)
     for j, p in enumerate(ps):
-        _bars(axes[0, 0], ks.astype(float), iters.sel(outliers=p), f"p = {p:g}", color=f"C{j}")
-        ref = float(np.exp(np.log(iters.sel(outliers=p, rank=r)).mean()))
+        plot.log_error_bars(axes[0, 0], ks.astype(float), iters.sel(outliers=p), f"p = {p:g}", color=f"C{j}")
+        ref = float(plot.geometric_mean_band(iters.sel(outliers=p, rank=r))[0])
         plot.theory_line(axes[0, 0], ks, np.full(len(ks), ref), "k = r" if j == 0 else "", color=f"C{j}")
     for k in noise["rank"].values:
-        _bars(axes[0, 1], nus, floor.sel(rank=k), f"k = {k}")
+        plot.log_error_bars(axes[0, 1], nus, floor.sel(rank=k), f"k = {k}")
     grid = np.geomspace(nus.min(), nus.max(), 50)
     plot.theory_line(axes[0, 1], grid, floor_theory(grid, setup), "C nu sqrt(n r / m) / ||M*||_F")
-    _finish(axes[0, 0], f"alpha = {a0:g}", "search rank k", f"iterations to error {TARGET:g}")
-    _finish(axes[0, 1], "noise floor", "Gaussian noise level nu", "final relative error")
+    plot.finish(axes[0, 0], title=f"alpha = {a0:g}", xlabel="search rank k", ylabel=f"iterations to error {TARGET:g}")
+    plot.finish(axes[0, 1], title="noise floor", xlabel="Gaussian noise level nu", ylabel="final relative error")
     figs.append(st.Figure("iterations_and_floor", fig, f"Left: iterations to error {TARGET:g} against k (geometric mean "
                           "over seeds, bars: quartiles) against the k = r value (dashed: no dependence on k). Right: "
                           "final error under N(0, nu^2) noise against nu, against the least-absolute-deviation floor "
@@ -268,8 +231,10 @@ def figures(data: Mapping[str, xr.Dataset], setup: st.Setup) -> list[st.Figure]:
         axes[0, 1].plot(top.step.values, change.sel(dense_rank=k, start=s).median("seed"), color=f"C{i}", label=label)
     axes[0, 1].axhline(0.0, color="black", linewidth=0.8)
     axes[0, 1].set_yscale("symlog", linthresh=1e-6)
-    _finish(axes[0, 0], f"p = {p_top:g}, n = {setup.dense_n}, r = {setup.dense_r}", "step t", rel)
-    _finish(axes[0, 1], "below 0: lower loss than at M*", "step t", "(l1 loss - loss at M*) / loss at M*")
+    plot.finish(axes[0, 0], title=f"p = {p_top:g}, n = {setup.dense_n}, r = {setup.dense_r}", xlabel="step t",
+                ylabel=rel)
+    plot.finish(axes[0, 1], title="below 0: lower loss than at M*", xlabel="step t",
+                ylabel="(l1 loss - loss at M*) / loss at M*")
     figs.append(st.Figure("dense", fig, f"The dense problem at p = {p_top:g}: relative error (left; geometric mean over "
                           "seeds, band: quartiles) and l1 loss relative to that at M* (right; seed median) against step, "
                           "for SubGM from a small init (k = r and k > r) and from M* plus a small perturbation: started "

@@ -1,27 +1,8 @@
 """Xiong, Ding & Du 2023: over-parameterisation slows GD in matrix sensing; asymmetry and imbalance restore it.
 
-Noiseless Gaussian sensing (docs/sensing.md#measurements) of a rank-``r`` ``n x n`` matrix from
-``m`` measurements, fitted with ``k >= r`` columns from a small start of scale ``alpha``
-(docs/sensing.md#small-init); one problem per run of the study (``problem_seed``), the seed axis
-draws the start, the same at every rank and scale (paired comparisons). Sweeps
-(docs/studies/xiong-sym-vs-asym.md):
-
-* ``main`` (rank x init_scale x seed): symmetric GD on ``X X^T`` for a PSD ``M* = U U^T``,
-  asymmetric GD on ``F G^T`` for a general ``M* = L R^T``, and the latter after one balancing step
-  (docs/sensing.md#rebalance); rank is a zero-padding mask (docs/sensing.md#rank-padding);
-* ``curse`` (init_scale x seed, ``k = k_max``): ``F G^T`` fitted to the same PSD target, with the
-  same measurements and ``F0 = X0``: the curse of symmetry;
-* ``population`` (init_scale x seed): asymmetric GD with the population operator;
-* ``example`` (init_scale): the diagonal example whose rate is at most ``(10/9) eta alpha^2``
-  (docs/sensing.md#alpha-lower-bound).
-
-Sizes: ``quick`` is n = 12, r = 1, m = 500, k in {1, 3}, alpha in {0.2, 0.28, 0.4}, 2 seeds, 6000
-steps (about a minute on 2 cores). ``paper`` is n = 30, r = 2, m = 1500 = 50 n, k in {2, 3, 4, 6},
-alpha in {0.14, 0.2, 0.28, 0.4}, 4 seeds, 8000 steps, eta = 1/4 throughout. It is not copied from
-the paper's figures but chosen in the regime its theorems cover (Sec. 3-4: Gaussian measurements
-with the RIP, a small random start, r << n): m is far above the m ~ n k the RIP needs and above
-n^2, so every operator is injective and the Gauss-Newton null space has the dimension the theory
-gives; n = 30 keeps it under an hour on a 2-core CPU (``--set n=50 --set m=3000`` on a GPU).
+Sweeps ``main`` (symmetric ``X X^T``, asymmetric ``F G^T`` and balanced GD over rank x init_scale x
+seed), ``curse`` (``F G^T`` on ``main``'s PSD target), ``population`` (the population operator) and
+``example`` (the alpha lower bound); setups, sizes and claims in docs/studies/xiong-sym-vs-asym.md.
 """
 
 from __future__ import annotations
@@ -37,9 +18,9 @@ import xarray as xr
 
 import overparam.study as st
 import sensing
-from overparam import plot
+from overparam import analysis, plot
 from overparam.sweep import seed_key
-from sensing import theory
+from sensing import theory, traces
 from sensing.problem import Problem, SymmetricTruth, Truth, make_truth
 
 FLOOR = 1e-11  # float64 round-off: errors below it are left out of every rate fit
@@ -88,12 +69,7 @@ def example_steps(setup: st.Setup) -> int:
 
 
 def main_point(config: Mapping[str, jax.Array], key: jax.Array, setup: st.Setup) -> dict[str, jax.Array]:
-    """Symmetric, asymmetric and balanced GD at one (rank, init_scale, seed), and the final factors.
-
-    The Gauss-Newton tail rates are computed from the final factors in ``measure``, one eigenproblem
-    at a time: batched ``eigh`` of that size inside a program sharded over several XLA:CPU devices
-    can deadlock (docs/architecture.md#known-xla-cpu-deadlock).
-    """
+    """Symmetric, asymmetric and balanced GD at one (rank, init_scale, seed); the final factors for ``measure``."""
     sym, _, gen, _ = problems(setup)
     k_max, eta, every = _kmax(setup), setup.step_size, setup.record_every
     mask = sensing.rank_mask(k_max, config["rank"])
@@ -139,18 +115,9 @@ def example_point(config: Mapping[str, jax.Array], key: jax.Array, setup: st.Set
                                          record_every=steps // 200).error}
 
 
-def fit_rate(error: np.ndarray, steps: np.ndarray, *, start: float = 0.0, ceiling: float = np.inf) -> float:
-    """Rate ``rho`` of ``error ~ C exp(-rho t)``: minus the least-squares slope of ``log error``.
-
-    Over the records with ``step >= start`` and ``FLOOR < error < ceiling``; NaN with fewer than 4.
-    """
-    keep = (steps >= start) & (error > FLOOR) & (error < ceiling) & np.isfinite(error)
-    return float(-np.polyfit(steps[keep], np.log(error[keep]), 1)[0]) if keep.sum() >= 4 else float("nan")
-
-
-def _fits(da: xr.DataArray, dim: str, **kw: float) -> xr.DataArray:
-    return xr.apply_ufunc(lambda e: np.apply_along_axis(fit_rate, -1, e, da[dim].values, **kw), da,
-                          input_core_dims=[[dim]])
+def _rates(da: xr.DataArray, dim: str, **window: float) -> xr.DataArray:
+    """:func:`sensing.traces.fitted_rate` of every run's error (above the round-off FLOOR) along ``dim``."""
+    return analysis.along(traces.fitted_rate, da, dim, floor=FLOOR, **window)
 
 
 def gn_rates(ds: xr.Dataset, prefix: str, operator: object, setup: st.Setup) -> xr.DataArray:
@@ -165,15 +132,9 @@ def gn_rates(ds: xr.Dataset, prefix: str, operator: object, setup: st.Setup) -> 
     return grid.copy(data=np.asarray(rates).reshape(grid.shape))
 
 
-def _exponent(alpha: np.ndarray, rate: np.ndarray) -> float:
-    keep = np.isfinite(rate) & (rate > 0)
-    return float(np.polyfit(np.log(alpha[keep]), np.log(rate[keep]), 1)[0]) if keep.sum() >= 2 else float("nan")
-
-
-def _exponents(alpha: np.ndarray, rates: xr.DataArray) -> np.ndarray:
+def _exponents(rates: xr.DataArray) -> np.ndarray:
     """``d log rate / d log alpha`` per (rank, seed) of ``rates`` ``(rank, init_scale, seed)`` (paired starts)."""
-    return np.array([[_exponent(alpha, rates.sel(rank=k, seed=s).values) for s in rates.seed.values]
-                     for k in rates["rank"].values]).ravel()
+    return analysis.log_slope(rates, "init_scale").transpose("rank", "seed").values.ravel()
 
 
 def measure(data: Mapping[str, xr.Dataset], setup: st.Setup) -> dict[str, object]:
@@ -183,13 +144,13 @@ def measure(data: Mapping[str, xr.Dataset], setup: st.Setup) -> dict[str, object
     alpha, steps, k_max = main.init_scale.values, main.step.values, _kmax(setup)
     _, psd, gen, _ = problems(setup)
     gn, gn_bal = gn_rates(over, "asym", gen.operator, setup), gn_rates(over, "bal", gen.operator, setup)
-    asym = _fits(over.asym_error, "step", start=setup.steps / 10, ceiling=1e-3)  # the whole linear phase
-    tail = _fits(over.asym_error, "step", ceiling=TAIL)  # NaN for runs that do not reach TAIL
-    balanced = _fits(over.balanced_error, "step_after", start=over.step_after.values[1])
+    asym = _rates(over.asym_error, "step", start=setup.steps / 10, ceiling=1e-3)  # the whole linear phase
+    tail = _rates(over.asym_error, "step", ceiling=TAIL)  # NaN for runs that do not reach TAIL
+    balanced = _rates(over.balanced_error, "step_after", start=over.step_after.values[1])
     half = int(np.argmin(np.abs(steps - steps[-1] / 2)))
     top = pop.sel(init_scale=sorted(alpha)[-2:]).isel(seed=slice(0, 2))
-    pop_tail = _fits(top.pop_error, "step", ceiling=1e-4)
-    curse_tail = _fits(curse.curse_error, "step", ceiling=TAIL)
+    pop_tail = _rates(top.pop_error, "step", ceiling=1e-4)
+    curse_tail = _rates(curse.curse_error, "step", ceiling=TAIL)
     sym_kmax = main.sym_error.sel(rank=k_max)
     law = float(theory.symmetric_overparam_tail(steps[-1], setup.step_size, k_max - setup.r))
     law /= float(np.linalg.norm(problems(setup)[0].truth.matrix))
@@ -197,14 +158,14 @@ def measure(data: Mapping[str, xr.Dataset], setup: st.Setup) -> dict[str, object
     bound = math.sqrt((k_max - setup.r) / setup.r) * theory.spurious_mode_lower_bound(ex_steps, setup.step_size, a,
                                                                                        a / 3)
     ex_pred = np.asarray(theory.spurious_mode_rate(setup.step_size, a[:, 0], a[:, 0] / 3))
-    ex_rate = np.array([fit_rate(e, ex_steps, ceiling=1e-3 * x * x / 3)  # once the mode fell 1000-fold
-                        for e, x in zip(ex.example_error.values, a[:, 0])])
+    ex_rate = np.asarray(traces.fitted_rate(ex.example_error.values, ex_steps, floor=FLOOR,
+                                            ceiling=1e-3 * a * a / 3))  # once the mode fell 1000-fold
     exact = main.sel(rank=setup.r) if setup.r in main["rank"].values else None
     exact_final = max(exact.sym_error[..., -1].max(), exact.asym_error[..., -1].max()) if exact is not None else np.nan
     return {
         "sym_power": np.log2(over.sym_error[..., half] / over.sym_error[..., -1]).values,
-        "asym_exponent": _exponents(alpha, tail), "gn_exponent": _exponents(alpha, gn),
-        "unbalanced_exponent": _exponents(alpha, asym), "balanced_exponent": _exponents(alpha, balanced),
+        "asym_exponent": _exponents(tail), "gn_exponent": _exponents(gn),
+        "unbalanced_exponent": _exponents(asym), "balanced_exponent": _exponents(balanced),
         "tail_over_gn": (tail / gn).values, "tail_over_d0": (tail / over.d0_rate).values,
         "balanced_over_gn": (balanced / gn_bal).values,
         "balanced_slowest": float(balanced.min()), "unbalanced_fastest": float(asym.max()),
@@ -234,33 +195,33 @@ def claims(m: Mapping[str, object], setup: st.Setup) -> list[st.Claim]:
         st.Claim("alpha-squared", "asymmetric over-parameterised GD is linear at a rate ~ alpha^2",
                  m["asym_exponent"], "in", (2 - EXPONENT_TOL, 2 + EXPONENT_TOL), labels=labels,
                  detail="d log rate / d log alpha of the tail rates per rank and seed (the start's direction is "
-                        f"the same at every alpha); Gauss-Newton prediction {_span(m['gn_exponent'])}; rates "
-                        f"fitted over the whole linear phase {_span(m['unbalanced_exponent'])}"),
+                        f"the same at every alpha); Gauss-Newton prediction {analysis.span(m['gn_exponent'])}; rates "
+                        f"fitted over the whole linear phase {analysis.span(m['unbalanced_exponent'])}"),
         st.Claim("rate-constant", "the asymmetric tail rate is -log(1 - eta lambda_+) of the Gauss-Newton matrix at "
-                 "the limit (sensing.theory.gauss_newton_tail_rate)", _finite(m["tail_over_gn"]), "in",
+                 "the limit (sensing.theory.gauss_newton_tail_rate)", analysis.finite(m["tail_over_gn"]), "in",
                  RATE_WINDOW, detail=f"measured / predicted per run reaching error < {TAIL:g}; "
-                 f"eta lambda_min(D0) in its place: {_span(m['tail_over_d0'])}"),
+                 f"eta lambda_min(D0) in its place: {analysis.span(m['tail_over_d0'])}"),
         st.Claim("population-tail", "in the population limit the tail rate is -log(1 - eta lambda_min(F^T F)) at the "
                  "final factors (sensing.theory.asymmetric_tail_rate)", m["population_over_theory"], "in",
                  (1 - POP_TOL, 1 + POP_TOL), detail="two largest alpha x two seeds, k = k_max; eta lambda_min(D0) "
-                 f"in its place: {_span(m['population_over_d0'])}"),
+                 f"in its place: {analysis.span(m['population_over_d0'])}"),
         st.Claim("balanced-flat", "after one balancing step the linear rate no longer depends on alpha",
                  m["balanced_exponent"], "in", (-FLAT_TOL, FLAT_TOL), labels=labels,
                  detail=f"d log rate / d log alpha after balancing, per rank and seed; rate / Gauss-Newton at the "
-                        f"balanced limit {_span(m['balanced_over_gn'])}"),
+                        f"balanced limit {analysis.span(m['balanced_over_gn'])}"),
         st.Claim("balanced-faster", "the slowest balanced run is faster than the fastest unbalanced one",
                  m["balanced_slowest"] / m["unbalanced_fastest"], ">", 1.0, unit="x",
                  detail=f"slowest balanced rate {m['balanced_slowest']:.3g} / fastest unbalanced "
                         f"{m['unbalanced_fastest']:.3g} per step"),
         st.Claim("curse-asymmetric-linear", "F G^T fitted to a PSD target converges linearly, at the Gauss-Newton "
-                 "tail rate", _finite(m["curse_tail_over_gn"]), "in", RATE_WINDOW,
+                 "tail rate", analysis.finite(m["curse_tail_over_gn"]), "in", RATE_WINDOW,
                  detail=f"tail rate / predicted per run reaching {TAIL:g} (k = k_max); final errors "
-                        f"{_span(m['curse_asym_final'])}"),
+                        f"{analysis.span(m['curse_asym_final'])}"),
         st.Claim("curse-symmetric-sublinear", "X X^T on the same target, measurements, k and start is still on the 1/t "
                  "law: ||X X^T - M*||_F ~ sqrt(k - r) / (2 eta T)", m["curse_sym_over_law"], "in", (0.5, 2.0),
                  detail=f"final error / law (exact in the population limit; finite m lowers the curvature of the "
-                        f"spurious directions); final errors {_span(m['curse_sym_final'])} vs F G^T "
-                        f"{_span(m['curse_asym_final'])}"),
+                        f"spurious directions); final errors {analysis.span(m['curse_sym_final'])} vs F G^T "
+                        f"{analysis.span(m['curse_asym_final'])}"),
         st.Claim("alpha-lower-bound", "the alpha^2 in the rate cannot be removed: in the diagonal example the error "
                  "stays above sqrt((k-r)/r) (alpha^2/3) ((1 - eta alpha^2)(1 - eta alpha^2/9))^t",
                  m["example_over_bound"], ">=", 1.0, detail="smallest error / bound over every record and alpha "
@@ -268,7 +229,7 @@ def claims(m: Mapping[str, object], setup: st.Setup) -> list[st.Claim]:
         st.Claim("alpha-example-rate", "the example's rate is -log(1 - eta (8/9) alpha^2) up to the proven drift of "
                  "the imbalance", m["example_drift"], "in", (-0.02, 1.02),
                  detail="(predicted - measured) / (predicted eta alpha^2 / 16), theory in [0, 1]; rate / alpha^2 "
-                        + _span(m["example_rate_over_alpha2"])),
+                        + analysis.span(m["example_rate_over_alpha2"])),
     ]
     if np.isfinite(m["exact_final"]):
         out.append(st.Claim("exact-linear", "exact parameterisation (k = r) converges linearly, symmetric and "
@@ -277,88 +238,70 @@ def claims(m: Mapping[str, object], setup: st.Setup) -> list[st.Claim]:
     return out
 
 
-def _finite(values: object) -> np.ndarray:
-    v = np.asarray(values, dtype=float).ravel()
-    return v[np.isfinite(v)] if np.isfinite(v).any() else np.array([np.nan])
-
-
-def _span(values: object) -> str:
-    v = _finite(values)
-    return f"{np.min(v):.3g} to {np.max(v):.3g}"
-
-
 def figures(data: Mapping[str, xr.Dataset], setup: st.Setup, measured: Mapping[str, object]) -> list[st.Figure]:
     """Errors against steps with their theory, rates against alpha, the curse of symmetry, the lower-bound example."""
     main, curse, ex = data["main"], data["curse"], data["example"]
-    k_max, eta, r = _kmax(setup), setup.step_size, setup.r
+    k_max, eta, r, rel = _kmax(setup), setup.step_size, setup.r, "||X X^T - M*||_F / ||M*||_F"
     sel, steps = main.sel(rank=k_max), main.step.values.astype(float)
     over = main.sel(rank=[k for k in main["rank"].values if k > r])
-    gn = xr.DataArray(np.asarray(measured["gn_rate"]), dims=over.d0_rate.dims, coords=over.d0_rate.coords)
+    gn = over.d0_rate.copy(data=np.asarray(measured["gn_rate"]))
     fig, axes = plot.figure(1, 3, width=4.6)
     for i, a in enumerate(main.init_scale.values):
-        c = f"C{i}"
-        plot.log_band(axes[0, 0], sel.sym_error.sel(init_scale=a).isel(step=slice(1, None)), label=f"alpha = {a:g}",
-                      color=c)
-        plot.log_band(axes[0, 1], sel.asym_error.sel(init_scale=a), label=f"alpha = {a:g}", color=c)
-        centre = np.exp(np.log(sel.asym_error.sel(init_scale=a)).mean("seed")).values  # what log_band draws
+        kw = {"label": f"alpha = {a:g}", "color": f"C{i}"}
+        plot.log_band(axes[0, 0], sel.sym_error.sel(init_scale=a).isel(step=slice(1, None)), **kw)
+        plot.log_band(axes[0, 1], sel.asym_error.sel(init_scale=a), **kw)
+        plot.log_band(axes[0, 2], sel.balanced_error.sel(init_scale=a), x="step_after", **kw)
+        centre = plot.geometric_mean_band(sel.asym_error.sel(init_scale=a))[0].values  # what log_band draws
         start = int(np.argmax(centre < 100 * TAIL))  # anchored where the tail starts; mean rate over seeds
         line = centre[start] * np.exp(-float(gn.sel(rank=k_max, init_scale=a).mean()) * (steps - steps[start]))
         keep = (steps >= steps[start]) & (line > FLOOR)
-        plot.theory_line(axes[0, 1], steps[keep], line[keep], "", color=c)
-        plot.log_band(axes[0, 2], sel.balanced_error.sel(init_scale=a), x="step_after", label=f"alpha = {a:g}", color=c)
+        plot.theory_line(axes[0, 1], steps[keep], line[keep], "", color=kw["color"])
     norm = float(np.linalg.norm(problems(setup)[0].truth.matrix))
     plot.theory_line(axes[0, 0], steps[1:], theory.symmetric_overparam_tail(steps[1:], eta, k_max - r) / norm,
                      "sqrt(k-r) / (2 eta t ||M*||_F)")
-    axes[0, 0].set_xscale("log")
-    for ax, title, xlabel in zip(axes[0], (f"symmetric X X^T, k = {k_max} > r = {r}", f"asymmetric F G^T, k = {k_max} "
-                                 "(dashed: Gauss-Newton rate)", f"after balancing at t = {setup.rebalance_at}"),
-                                 ("step t", "step t", "steps after balancing")):
-        ax.set(title=title, xlabel=xlabel, ylabel="||X X^T - M*||_F / ||M*||_F")
-        ax.legend(fontsize=7)
+    plot.finish(axes[0, 0], title=f"symmetric X X^T, k = {k_max} > r = {r}", xlabel="step t", ylabel=rel, xscale="log")
+    plot.finish(axes[0, 1], title=f"asymmetric F G^T, k = {k_max} (dashed: Gauss-Newton rate)", xlabel="step t",
+                ylabel=rel)
+    plot.finish(axes[0, 2], title=f"after balancing at t = {setup.rebalance_at}", xlabel="steps after balancing",
+                ylabel=rel)
     out = [st.Figure("error_vs_step", fig, f"Relative error against GD step at k = {k_max} (geometric mean over "
                      "seeds, band: quartiles). Left: symmetric GD against the 1/t law sqrt(k-r)/(2 eta t). Middle: "
                      "asymmetric GD against exp(-rate t) at the Gauss-Newton tail rate. Right: after one balancing "
                      "step.", sel[["sym_error", "asym_error", "balanced_error"]].drop_vars("rank"))]
     fig, axes = plot.figure(1, 1, width=5.4)
-    ax = axes[0, 0]
-    rates = xr.Dataset({"asym_rate": _fits(over.asym_error, "step", ceiling=TAIL),
-                        "balanced_rate": _fits(over.balanced_error, "step_after", start=over.step_after.values[1]),
+    rates = xr.Dataset({"asym_rate": _rates(over.asym_error, "step", ceiling=TAIL),
+                        "balanced_rate": _rates(over.balanced_error, "step_after", start=over.step_after.values[1]),
                         "gn_rate": gn, "d0_rate": over.d0_rate})
+    alpha, mean = rates.init_scale.values, lambda v: plot.geometric_mean_band(v)[0]
     for j, k in enumerate(rates["rank"].values):
-        c = f"C{j}"
-        plot.log_error_bars(ax, rates.init_scale.values, rates.asym_rate.sel(rank=k), f"asymmetric tail, k = {k}",
-                            color=c)
-        plot.log_error_bars(ax, rates.init_scale.values, rates.balanced_rate.sel(rank=k), f"balanced, k = {k}",
-                            fmt="s", color=c)
-        plot.theory_line(ax, rates.init_scale.values, np.exp(np.log(rates.gn_rate.sel(rank=k)).mean("seed")),
-                         f"Gauss-Newton, k = {k}", color=c)
-        plot.theory_line(ax, rates.init_scale.values, np.exp(np.log(rates.d0_rate.sel(rank=k)).mean("seed")),
-                         "eta lambda_min(D0)" if j == 0 else "", color=c, linestyle=":")
-    ax.set(xlabel="init scale alpha", ylabel="linear rate per step", title="rate ~ alpha^2; balanced: flat")
-    ax.legend(fontsize=6)
+        c, at = f"C{j}", rates.sel(rank=k)
+        plot.log_error_bars(axes[0, 0], alpha, at.asym_rate, f"asymmetric tail, k = {k}", color=c)
+        plot.log_error_bars(axes[0, 0], alpha, at.balanced_rate, f"balanced, k = {k}", fmt="s", color=c)
+        plot.theory_line(axes[0, 0], alpha, mean(at.gn_rate), f"Gauss-Newton, k = {k}", color=c)
+        plot.theory_line(axes[0, 0], alpha, mean(at.d0_rate), "" if j else "eta lambda_min(D0)", color=c, linestyle=":")
+    plot.finish(axes[0, 0], legend=6, xlabel="init scale alpha", ylabel="linear rate per step",
+                title="rate ~ alpha^2; balanced: flat")
     out.append(st.Figure("rates", fig, "Linear rate per step against the init scale (geometric mean over seeds, "
                          "bars: quartiles): the tail rate of asymmetric GD (circles, errors below 1e-9) against "
-                         "the Gauss-Newton tail rate (dashed) and "
-                         "eta lambda_min(D0) (dotted); after one balancing step (squares).", rates))
+                         "the Gauss-Newton tail rate (dashed) and eta lambda_min(D0) (dotted); after one balancing "
+                         "step (squares).", rates))
     fig, axes = plot.figure(1, 1, width=5.4)
-    ax = axes[0, 0]
     for i, a in enumerate(curse.init_scale.values):
-        plot.log_band(ax, sel.sym_error.sel(init_scale=a), label=f"X X^T, alpha = {a:g}", color=f"C{i}", linestyle="--")
-        plot.log_band(ax, curse.curse_error.sel(init_scale=a), label=f"F G^T, alpha = {a:g}", color=f"C{i}")
-    ax.set(xlabel="step t", ylabel="||. - M*||_F / ||M*||_F", title=f"PSD target, k = {k_max} > r = {r}")
-    ax.legend(fontsize=7)
-    both = xr.Dataset({"sym_error": sel.sym_error, "curse_error": curse.curse_error})
+        plot.log_band(axes[0, 0], sel.sym_error.sel(init_scale=a), label=f"X X^T, alpha = {a:g}", color=f"C{i}",
+                      linestyle="--")
+        plot.log_band(axes[0, 0], curse.curse_error.sel(init_scale=a), label=f"F G^T, alpha = {a:g}", color=f"C{i}")
+    plot.finish(axes[0, 0], xlabel="step t", ylabel="||. - M*||_F / ||M*||_F", title=f"PSD target, k = {k_max} > r = {r}")
     out.append(st.Figure("curse_of_symmetry", fig, "The curse of symmetry: the same PSD target, measurements, k and "
                          "start fitted as X X^T (dashed, sublinear) and as F G^T (solid, linear down to round-off).",
-                         both))
+                         xr.Dataset({"sym_error": sel.sym_error, "curse_error": curse.curse_error})))
     fig, axes = plot.figure(1, 1, width=5.4)
-    ax, t = axes[0, 0], ex.example_step.values.astype(float)
+    t = ex.example_step.values.astype(float)
     for i, a in enumerate(ex.init_scale.values):
-        ax.semilogy(t, ex.example_error.sel(init_scale=a), color=f"C{i}", label=f"alpha = {a:g}")
-        plot.theory_line(ax, t, math.sqrt((k_max - r) / r) * theory.spurious_mode_lower_bound(t, eta, a, a / 3), "",
-                         color=f"C{i}")
-    ax.set(xlabel="step t", ylabel="relative error", ylim=(FLOOR / 10, 2), title="diagonal example: error >= bound")
-    ax.legend(fontsize=7)
+        axes[0, 0].semilogy(t, ex.example_error.sel(init_scale=a), color=f"C{i}", label=f"alpha = {a:g}")
+        bound = math.sqrt((k_max - r) / r) * theory.spurious_mode_lower_bound(t, eta, a, a / 3)
+        plot.theory_line(axes[0, 0], t, bound, "", color=f"C{i}")
+    plot.finish(axes[0, 0], xlabel="step t", ylabel="relative error", ylim=(FLOOR / 10, 2),
+                title="diagonal example: error >= bound")
     out.append(st.Figure("alpha_lower_bound", fig, "The diagonal example (sensing.theory.lower_bound_example): "
                          "relative error against step (solid) and the lower bound sqrt((k-r)/r) (alpha^2/3) ((1 - eta "
                          "alpha^2)(1 - eta alpha^2/9))^t (dashed): no rate above (10/9) eta alpha^2.", ex))

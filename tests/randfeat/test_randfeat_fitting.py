@@ -140,6 +140,11 @@ def test_fitting_ratio_of_a_power_law_extrapolates_to_the_closed_form():
     closed = np.array([powerlaw.optimal_fitting_ratio_at_noise(alpha, beta, s) for s in rel])
     np.testing.assert_allclose(limit, closed, atol=5e-5)
     assert np.max(np.abs(in_n[25_000] - closed)) > 5e-4  # the mode count matters at this precision
+    lib = fitting.power_law_limit(alpha, beta, rel, 50, 25_000, levels=2)  # the same steps in the library
+    assert lib.modes == (6250, 25_000) and lib.exponent == 1.0
+    np.testing.assert_allclose(lib.ratio_grid, [[r[(m, n)] for m in (6250, 25_000)] for n in (50, 100)], rtol=1e-12)
+    np.testing.assert_allclose(lib.ratio_in_n, [in_n[6250], in_n[25_000]], rtol=1e-12)
+    np.testing.assert_allclose(lib.ratio, limit, rtol=1e-12)
 
 
 def test_interpolation_threshold_extrapolates_to_the_closed_form():
@@ -152,6 +157,10 @@ def test_interpolation_threshold_extrapolates_to_the_closed_form():
         in_n = {m: 2.0 * t[(m, 100)] - t[(m, 50)] for m in (6250, 25_000)}
         limit = in_n[25_000] + (in_n[25_000] - in_n[6250]) / (4.0 ** (min(alpha, beta) - 1.0) - 1.0)
         assert limit == pytest.approx(powerlaw.overfitting_threshold(alpha, beta), rel=1e-3)
+        lib = fitting.power_law_limit(alpha, beta, 0.0, 50, 25_000, levels=2)
+        np.testing.assert_allclose(lib.threshold_grid, [[t[(m, n)] for m in (6250, 25_000)] for n in (50, 100)],
+                                   rtol=1e-12)
+        assert float(lib.threshold) == pytest.approx(limit, rel=1e-12)
 
 
 def test_interpolation_threshold_is_where_the_slope_at_zero_ridge_changes_sign():
@@ -181,6 +190,41 @@ def test_fitting_bad_input():
         fitting.interpolation_threshold(task, 10.0, step=0.0)
 
 # ----------------------------------------------------------------------------- measured exponents
+
+
+def test_power_law_limit_bad_input():
+    for kw, match in ((dict(alpha=1.0, beta=2.0), "both above 1"), (dict(modes=1000), "multiple of 4"),
+                      (dict(levels=1), "levels"), (dict(n=0), "n=0")):
+        args = dict(alpha=3.0, beta=2.0, relative_noise=0.0, n=10, modes=1024) | kw
+        with pytest.raises(ValueError, match=match):
+            fitting.power_law_limit(**args)
+
+
+def test_measured_fitting_ratio_is_a_loop_at_the_best_ridge():
+    rng = np.random.default_rng(5)
+    train, test = rng.uniform(0.1, 1.0, (2, 12, 3, 7))  # (trials, cases, ridges)
+    got = fitting.measured_fitting_ratio(train, test)
+    for c in range(3):
+        j = int(np.argmin(test[:, c].mean(0)))
+        tr, te = train[:, c, j], test[:, c, j]
+        u = tr / tr.mean() - te / te.mean()
+        assert got.ridge_index[c] == j
+        assert got.ratio[c] == pytest.approx(tr.mean() / te.mean(), rel=1e-14)
+        assert got.sem[c] == pytest.approx(tr.mean() / te.mean() * u.std(ddof=1) / math.sqrt(12), rel=1e-12)
+    with pytest.raises(ValueError, match="T >= 2"):
+        fitting.measured_fitting_ratio(train[:1], test[:1])
+
+
+def test_measured_fitting_ratio_standard_error_is_the_spread_over_repeated_experiments():
+    """4000 experiments of 40 trials with correlated (E_tr, E_te): the delta-method s.e. against the
+    standard deviation of R over the experiments. Relative s.e. of that deviation: 1/sqrt(2 * 4000) = 1.1%;
+    tolerance 3.5%, three of those (seen -0.4% to 0.1% over three seeds; the delta method's bias is O(1/T))."""
+    rng = np.random.default_rng(11)
+    z = rng.standard_normal((2, 4000, 40))
+    test = 1.0 + 0.2 * z[0]
+    train = 0.3 + 0.1 * (0.6 * z[0] + 0.8 * z[1])
+    got = fitting.measured_fitting_ratio(train.T[..., None], test.T[..., None])  # one ridge
+    assert float(np.mean(got.sem)) == pytest.approx(float(np.std(got.ratio, ddof=1)), rel=0.035)
 
 
 def test_power_law_fit_recovers_an_exact_power_law_and_reports_its_residual():

@@ -89,6 +89,34 @@ def test_linear_rate_of_a_geometric_step_size_is_minus_log_rho() -> None:
     assert float(traces.linear_rate(np.full(STEPS.shape, 1e-3), STEPS, 1e-1, 1e-2)) == math.inf  # starts below low
 
 
+@given(rho=st.floats(1e-4, 0.02), c=st.floats(1e-6, 1.0))  # >= 4 records above the floor
+def test_fitted_rate_recovers_a_geometric_rate(rho: float, c: float) -> None:
+    e = c * (1.0 - rho) ** STEPS.astype(float)
+    rate = float(traces.fitted_rate(e, STEPS, floor=1e-11))
+    assert rate == pytest.approx(-math.log1p(-rho), rel=1e-8)  # an exact line; seen 1e-13
+
+
+def test_fitted_rate_is_numpy_polyfit_over_the_window() -> None:
+    """Noisy traces, several at once: each against np.polyfit on the records the window keeps."""
+    rng = np.random.default_rng(3)
+    e = np.exp(-0.01 * STEPS * rng.uniform(0.5, 2.0, (5, 1)) + 0.3 * rng.standard_normal((5, STEPS.size)))
+    e[1, 40:] = np.nan  # a diverged run: its non-finite records are left out
+    got = np.asarray(traces.fitted_rate(e, STEPS, floor=1e-6, ceiling=0.5, start=100.0))
+    for row, g in zip(e, got):
+        keep = np.isfinite(row) & (row > 1e-6) & (row < 0.5) & (STEPS >= 100)
+        assert g == pytest.approx(-np.polyfit(STEPS[keep], np.log(row[keep]), 1)[0], rel=1e-10)  # seen 1e-14
+
+
+def test_fitted_rate_ignores_the_floor_and_needs_enough_records() -> None:
+    e = np.maximum(1e-2 * 0.5 ** STEPS.astype(float), 1e-16)
+    assert np.isnan(traces.fitted_rate(e, STEPS, floor=1e-11))  # 1e-2 * 0.5^20 < 1e-11 after one record
+    e = np.maximum(1e-2 * 0.9 ** (STEPS / 20.0), 1e-16)
+    assert float(traces.fitted_rate(e, STEPS, floor=1e-11)) == pytest.approx(-math.log(0.9) / 20.0, rel=1e-10)
+    assert np.isnan(traces.fitted_rate(e, STEPS, floor=3e-7, ceiling=4.2e-7))  # 3 records in the window
+    assert float(traces.fitted_rate(e, STEPS, floor=3e-7, ceiling=4.2e-7, min_records=3)) == pytest.approx(
+        -math.log(0.9) / 20.0, rel=1e-10)
+
+
 @pytest.mark.parametrize(
     "call, match",
     [
@@ -98,6 +126,9 @@ def test_linear_rate_of_a_geometric_step_size_is_minus_log_rho() -> None:
         (lambda: traces.iterations_to(np.float64(1.0), np.arange(1), 0.1), "error has shape"),
         (lambda: traces.linear_rate(np.ones(3), np.arange(3), 1e-3, 1e-2), "smaller than high"),
         (lambda: traces.linear_rate(np.ones(3), np.arange(3), 1e-1, -1.0), "low"),
+        (lambda: traces.fitted_rate(np.ones(3), np.arange(3), floor=-1.0), "floor"),
+        (lambda: traces.fitted_rate(np.ones(3), np.arange(3), floor=1.0, ceiling=0.5), "ceiling"),
+        (lambda: traces.fitted_rate(np.ones(3), np.arange(3), floor=0.0, min_records=1), "min_records"),
     ],
 )
 def test_trace_measures_reject_bad_input(call, match: str) -> None:
