@@ -185,7 +185,6 @@ def trust(runs: int, steps: int, rounds: int) -> dict[str, Any]:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    import numpy as np
 
     import overparam.sweep as sweep
     from overparam import store

@@ -24,7 +24,6 @@ which concurrent batched LAPACK calls can deadlock (docs/architecture.md#known-x
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence

@@ -75,7 +75,7 @@ def test_sgld_and_ensemble_numbers_from_the_stored_chains(result):
     s = np.arange(n + 1)[:, None]
     post = w * p**s * (1 - p) ** (n - s)
     post /= post.sum(axis=1, keepdims=True)
-    q, var = post @ p, post @ p**2 - (post @ p) ** 2
+    q = post @ p
     np.testing.assert_allclose(m["mean_z"], (chains.mean(0) - q) / (chains.std(0, ddof=1) / np.sqrt(c)), rtol=1e-8)
     for i, j in enumerate(setup.axes["members"]):
         for t, p0 in enumerate(setup.axes["truth"]):

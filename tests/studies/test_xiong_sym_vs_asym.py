@@ -25,9 +25,9 @@ def test_exponents_are_per_rank_and_seed():
     alpha = np.array([0.2, 0.28, 0.4])
     rates = xr.DataArray(np.array([[[0.1, 0.3]]]) * alpha[None, :, None] ** np.array([2.0, 1.0]),
                          dims=("rank", "init_scale", "seed"), coords={"rank": [3], "init_scale": alpha, "seed": [0, 1]})
-    np.testing.assert_allclose(xiong._exponents(rates), [2.0, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(xiong.measures._exponents(rates), [2.0, 1.0], rtol=1e-12)
     rates[0, 0, 1] = np.nan  # a run that never reached the tail is left out, not the seed
-    np.testing.assert_allclose(xiong._exponents(rates.transpose("seed", "init_scale", "rank")), [2.0, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(xiong.measures._exponents(rates.transpose("seed", "init_scale", "rank")), [2.0, 1.0], rtol=1e-12)
 
 
 def theory_measures() -> dict[str, object]:

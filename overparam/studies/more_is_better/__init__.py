@@ -2,7 +2,7 @@
 
 Everything is held against the eigenframework (docs/randfeat.md#eigenframework). The study is a
 package: this module declares it; :mod:`.experiments` holds its points and computed tables,
-:mod:`.claims` its measurements and claims, :mod:`.figures` its figures. Sweeps ``gaussian`` (the
+:mod:`.measures` its measurements and claims, :mod:`.plots` its figures. Sweeps ``gaussian`` (the
 authors' Gaussian RF experiment), ``digits`` (ReLU random features on scikit-learn's digits), ``krr``
 (kernel ridge regression on the digits with label noise), ``theory``, ``reference`` (the authors'
 stored measurements) and ``power_law`` (R* and the interpolation threshold in the continuum limit);
@@ -14,11 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 import overparam.study as st
-from overparam.studies.more_is_better.claims import RISE, Z, claims, measure
+from overparam.studies.more_is_better.measures import RISE, Z, claims, measure
 from overparam.studies.more_is_better.experiments import (AUTHORS, KERNELS, PAIRS, REF_K, REF_RIDGE, digits_point,
                                                          gaussian_point, krr_point, load_reference, power_law_table,
                                                          reference_table, theory_table)
-from overparam.studies.more_is_better.figures import figures
+from overparam.studies.more_is_better.plots import figures
 
 __all__ = ["AUTHORS", "PAIRS", "RISE", "STUDY", "Z", "claims", "figures", "load_reference", "measure"]
 PAPER = "Simon, Karkada, Ghosh & Belkin 2023"

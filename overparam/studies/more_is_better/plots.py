@@ -8,7 +8,7 @@ import xarray as xr
 
 import overparam.study as st
 from overparam import plot
-from overparam.studies.more_is_better.claims import best_ridge
+from overparam.studies.more_is_better.measures import best_ridge
 from overparam.studies.more_is_better.experiments import KERNELS, PAIRS
 from randfeat import powerlaw
 
