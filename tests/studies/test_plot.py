@@ -200,3 +200,16 @@ def test_a_figure_displays_inline_in_a_jupyter_kernel(monkeypatch) -> None:
     outputs = notebook.cells[0].outputs
     assert any(o.get("output_type") == "stream" and "True" in o.get("text", "") for o in outputs), outputs
     assert any("image/png" in o.get("data", {}) for o in outputs), outputs
+
+
+def test_finish_sets_the_axes_and_the_legend() -> None:
+    fig, axes = plot.figure(1, 2)
+    for ax in axes[0]:
+        ax.plot([1, 10], [1, 100], label="line")
+    plot.finish(axes[0, 0], title="t", xlabel="x", ylabel="y", xscale="log", legend=6)
+    plot.finish(axes[0, 1], legend=None, ylim=(0.5, 2.0))
+    a, b = axes[0]
+    assert (a.get_title(), a.get_xlabel(), a.get_ylabel(), a.get_xscale()) == ("t", "x", "y", "log")
+    assert a.get_legend().get_texts()[0].get_fontsize() == 6
+    assert b.get_legend() is None and b.get_ylim() == (0.5, 2.0)
+    plot.close(fig)
