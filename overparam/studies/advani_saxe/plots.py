@@ -8,6 +8,7 @@ import xarray as xr
 import overparam.study as st
 from overparam import plot
 
+
 def figures(data, setup: st.Setup, m: dict) -> list[st.Figure]:
     """Linear: E_g and E_t vs time against theory, over-training and best E_g vs load; student: both vs width."""
     lin, th, ax_, p = data["linear"], data["theory"], setup.axes, setup.n_samples

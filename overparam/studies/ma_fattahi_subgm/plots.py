@@ -13,6 +13,7 @@ from overparam import analysis, plot
 from overparam.studies.ma_fattahi_subgm.measures import EXACT, RATE_BAND, TARGET, floor_theory
 from sensing import traces
 
+
 def figures(data: Mapping[str, xr.Dataset], setup: st.Setup) -> list[st.Figure]:
     """Error against step, final error against alpha, iterations against k, the noise floor, the dense problem."""
     out, noise, dense, r, rel = data["outliers"], data["noise"], data["dense"], setup.r, "||X X^T - M*||_F / ||M*||_F"

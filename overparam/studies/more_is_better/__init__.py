@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 import overparam.study as st
-from overparam.studies.more_is_better.measures import RISE, Z, claims, measure
 from overparam.studies.more_is_better.experiments import (AUTHORS, KERNELS, PAIRS, REF_K, REF_RIDGE, digits_point,
                                                          gaussian_point, krr_point, load_reference, power_law_table,
                                                          reference_table, theory_table)
+from overparam.studies.more_is_better.measures import RISE, Z, claims, measure
 from overparam.studies.more_is_better.plots import figures
 
 __all__ = ["AUTHORS", "PAIRS", "RISE", "STUDY", "Z", "claims", "figures", "load_reference", "measure"]

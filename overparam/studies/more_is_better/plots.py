@@ -8,8 +8,8 @@ import xarray as xr
 
 import overparam.study as st
 from overparam import plot
-from overparam.studies.more_is_better.measures import best_ridge
 from overparam.studies.more_is_better.experiments import KERNELS, PAIRS
+from overparam.studies.more_is_better.measures import best_ridge
 from randfeat import powerlaw
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 import overparam.study as st
-from overparam.studies.xiong_sym_vs_asym.measures import claims, measure
 from overparam.studies.xiong_sym_vs_asym.experiments import (curse_point, example_point, example_steps, main_point,
                                                             population_point, problems)
+from overparam.studies.xiong_sym_vs_asym.measures import claims, measure
 from overparam.studies.xiong_sym_vs_asym.plots import figures
 
 __all__ = ["STUDY", "claims", "figures", "measure", "problems"]

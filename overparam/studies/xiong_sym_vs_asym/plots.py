@@ -11,9 +11,10 @@ import xarray as xr
 
 import overparam.study as st
 from overparam import plot
-from overparam.studies.xiong_sym_vs_asym.measures import TAIL, _rates
 from overparam.studies.xiong_sym_vs_asym.experiments import FLOOR, _kmax, problems
+from overparam.studies.xiong_sym_vs_asym.measures import TAIL, _rates
 from sensing import theory
+
 
 def figures(data: Mapping[str, xr.Dataset], setup: st.Setup, measured: Mapping[str, object]) -> list[st.Figure]:
     """Errors against steps with their theory, rates against alpha, the curse of symmetry, the lower-bound example."""
