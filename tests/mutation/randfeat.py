@@ -184,4 +184,37 @@ MUTATIONS: list[Mutation] = [
         tests=("tests/randfeat/test_randfeat_empirical.py",),
         kind="factor",
     ),
+    # ------------------------------------------------------------------ fitting ratio: continuum limit, measured
+    Mutation(
+        name="power_law_limit_mode_counts_in_ratio_2",
+        file="randfeat/fitting.py",
+        old="counts = tuple(int(modes) // 4 ** j for j in reversed(range(levels)))",
+        new="counts = tuple(int(modes) // 2 ** j for j in reversed(range(levels)))",
+        tests=("tests/randfeat/test_randfeat_fitting.py",),
+        kind="constant",
+    ),
+    Mutation(
+        name="power_law_limit_second_size_off_by_one",
+        file="randfeat/fitting.py",
+        old="for i, size in enumerate((float(n), 2.0 * n)):",
+        new="for i, size in enumerate((float(n), 2.0 * n + 1.0)):",
+        tests=("tests/randfeat/test_randfeat_fitting.py",),
+        kind="off-by-one",
+    ),
+    Mutation(
+        name="measured_ratio_sem_without_sqrt_trials",
+        file="randfeat/fitting.py",
+        old="return MeasuredRatio(ratio, ratio * np.sqrt(var / tr.shape[0]), best)",
+        new="return MeasuredRatio(ratio, ratio * np.sqrt(var), best)",
+        tests=("tests/randfeat/test_randfeat_fitting.py",),
+        kind="factor",
+    ),
+    Mutation(
+        name="measured_ratio_population_variance",
+        file="randfeat/fitting.py",
+        old="var = (tr / tr.mean(0) - te / te.mean(0)).var(0, ddof=1)",
+        new="var = (tr / tr.mean(0) - te / te.mean(0)).var(0, ddof=0)",
+        tests=("tests/randfeat/test_randfeat_fitting.py",),
+        kind="constant",
+    ),
 ]

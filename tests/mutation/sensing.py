@@ -181,4 +181,21 @@ MUTATIONS: list[Mutation] = [
         tests=(THEORY,),
         kind="factor",
     ),
+    # ------------------------------------------------------------------ reading traces
+    Mutation(
+        name="fitted_rate_steps_not_centred",
+        file="sensing/traces.py",
+        old="dt = jnp.where(keep, t - t_bar, 0.0)",
+        new="dt = jnp.where(keep, t, 0.0)",
+        tests=("tests/sensing/test_sensing_subgm_measures.py",),
+        kind="constant",
+    ),
+    Mutation(
+        name="fitted_rate_sign",
+        file="sensing/traces.py",
+        old="return jnp.where(count >= min_records, -slope, jnp.nan)",
+        new="return jnp.where(count >= min_records, slope, jnp.nan)",
+        tests=("tests/sensing/test_sensing_subgm_measures.py",),
+        kind="sign",
+    ),
 ]
