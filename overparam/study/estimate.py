@@ -34,7 +34,9 @@ def estimate(study: Study, setup: Setup, *, devices: Sequence[Any], chunk_size: 
         mesh = jax.make_mesh((len(devs),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=list(devs))
         runs_sharding = NamedSharding(mesh, PartitionSpec("run"))
         chooser = getattr(engine, "default_chunk_size", None)
-        chunk = int(chunk_size or sw.chunk_size or (chooser(g.size, len(devs)) if chooser else min(g.size, engine.DEFAULT_CHUNK)))
+        per_device = min(g.size, sw.runs_per_device * len(devs)) if sw.runs_per_device else None
+        chunk = int(chunk_size or sw.chunk_size or per_device
+                    or (chooser(g.size, len(devs)) if chooser else min(g.size, engine.DEFAULT_CHUNK)))
         padded = -(-chunk // len(devs)) * len(devs)
         index = np.minimum(np.arange(padded), g.size - 1)
         key = jax.device_put(jax.random.key(sw.seed), NamedSharding(mesh, PartitionSpec()))

@@ -313,7 +313,9 @@ class Sweep:
     ``fixed``: axes held at one value, ``name -> value`` or ``name -> fn(setup) -> value`` (e.g. the
     smallest init scale). ``out_dims``/``out_coords``: as in :func:`overparam.sweep.run`, or
     functions of the setup. ``seed`` is the root key's seed. ``chunk_size`` overrides the engine's
-    default chunking.
+    default chunking; ``runs_per_device`` asks for chunks of that many runs per device instead (a
+    point whose working set is large gains nothing from batching runs; see
+    :func:`overparam.sweep.run`). ``--chunk-size`` on the command line overrides both.
     """
 
     point: Callable[..., Mapping[str, Any]]
@@ -323,6 +325,7 @@ class Sweep:
     out_coords: Mapping[str, Sequence[Any]] | Callable[[Setup], Mapping[str, Sequence[Any]]] | None = None
     seed: int = 0
     chunk_size: int | None = None
+    runs_per_device: int | None = None
 
     def bind(self, setup: Setup) -> Callable[[Mapping[str, Any], Any], Mapping[str, Any]]:
         """The two-argument point function of this sweep at ``setup``."""

@@ -447,6 +447,7 @@ def run(
     progress: bool | None = None,
     attrs: Mapping[str, Any] | None = None,
     devices: Sequence[jax.Device] | None = None,
+    runs_per_device: int | None = None,
 ) -> xr.Dataset:
     """Evaluate ``point(config, fold_in(key, i))`` for every run ``i`` of ``grid``; return an xarray.Dataset.
 
@@ -461,9 +462,12 @@ def run(
         :func:`overparam.sweep.seed_key`.
       chunk_size: runs per compiled call; peak memory scales with it. Default
         :func:`default_chunk_size` (about 1/32 of the sweep, at least 16 runs per device, at
-        most 1024 runs, evened out over the chunks); when resuming, the store's chunk size. Each chunk is padded up to a
-        multiple of the device count; the last partial chunk is padded to the full chunk and
-        trimmed.
+        most 1024 runs, evened out over the chunks), or ``runs_per_device`` times the device
+        count; when resuming, the store's chunk size. Each chunk is padded up to a multiple of
+        the device count; the last partial chunk is padded to the full chunk and trimmed.
+      runs_per_device: without ``chunk_size``, chunks of this many runs per device (of the
+        devices the sweep runs on): for a point whose working set is so large that batching runs
+        gains nothing, so that no device evaluates padding when the device count changes.
       out_dims: output name -> names of its trailing dims (default ``{name}_dim_{j}``).
       out_coords: trailing dim -> coordinate values.
       store: a zarr directory (see :mod:`overparam.store`); each chunk is written as soon as it
@@ -514,6 +518,9 @@ def run(
     key_data = _key_data(key)
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
         raise ValueError(f"chunk_size must be an int >= 1 or None, got {chunk_size!r}")
+    if runs_per_device is not None and (isinstance(runs_per_device, bool)
+                                        or not isinstance(runs_per_device, (int, np.integer)) or runs_per_device < 1):
+        raise ValueError(f"runs_per_device must be an int >= 1 or None, got {runs_per_device!r}")
     if resume and store is None:
         raise ValueError("resume=True needs a store path; got store=None")
     try:
@@ -530,7 +537,12 @@ def run(
     n_runs = g.size
     if chunk_size is None:
         stored = _store.stored_chunk_size(store) if (resume and store is not None) else None
-        chunk = stored if stored is not None else default_chunk_size(n_runs, len(devs))
+        if stored is not None:
+            chunk = stored
+        elif runs_per_device is not None:
+            chunk = min(n_runs, int(runs_per_device) * len(devs))
+        else:
+            chunk = default_chunk_size(n_runs, len(devs))
     else:
         chunk = int(chunk_size)
     per_device = -(-chunk // len(devs))

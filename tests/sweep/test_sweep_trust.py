@@ -349,6 +349,25 @@ def test_default_chunking_is_used_and_a_resume_keeps_the_stored_chunk(tmp_path):
     assert ds.attrs["chunk_size"] == 120
 
 
+def test_runs_per_device_sets_the_chunk_and_a_resume_keeps_the_stored_one(tmp_path):
+    grid = {"a": [1.0], "seed": list(range(20))}  # 20 runs, one per device: chunks of 8 on 8 devices, 3 chunks
+    ds = sweep.run(POINT, grid, key=jax.random.key(0), store=tmp_path / "s", progress=False, runs_per_device=1,
+                   out_dims={"x": ("step",)})
+    assert ds.attrs["chunk_size"] == 8 and store.completion(tmp_path / "s") == (3, 3)
+    again = sweep.run(POINT, grid, key=jax.random.key(0), store=tmp_path / "s", progress=False, resume=True,
+                      runs_per_device=1, out_dims={"x": ("step",)}, devices=jax.devices()[:2])  # 2 would be new
+    assert again.attrs["chunk_size"] == 8
+    np.testing.assert_array_equal(again["x"].values, ds["x"].values)
+    small = sweep.run(POINT, {"a": [1.0], "seed": [0, 1, 2]}, key=jax.random.key(0), progress=False, runs_per_device=4,
+                      out_dims={"x": ("step",)}, devices=jax.devices()[:2], store=tmp_path / "small")
+    assert small.attrs["chunk_size"] == 3  # never more than the sweep
+    assert sweep.run(POINT, grid, key=jax.random.key(0), progress=False, runs_per_device=2, chunk_size=5,
+                     out_dims={"x": ("step",)}, store=tmp_path / "five").attrs["chunk_size"] == 5  # explicit wins
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="runs_per_device"):
+            sweep.run(POINT, grid, key=jax.random.key(0), progress=False, runs_per_device=bad)
+
+
 SIGNAL_SCRIPT = textwrap.dedent(
     """
     import sys

@@ -63,13 +63,13 @@ STUDY = st.Study(
                          min_count=3, doc="hidden units N_h of the two-layer student"),
         "seed": st.seeds(16, 50),
     },
-    sweeps={  # one run per chunk: a batch of one runs LAPACK inline (docs/architecture.md#known-xla-cpu-deadlock)
-        "linear": st.Sweep(linear_point, axes=("seed",), chunk_size=1,
+    sweeps={  # one seed per device per call: LAPACK runs inline (docs/architecture.md#known-xla-cpu-deadlock)
+        "linear": st.Sweep(linear_point, axes=("seed",), runs_per_device=1,
                            out_dims={k: ("load", "snr", "init_var", "time") for k in ("test_error", "train_error")},
                            out_coords=lambda s: {"load": s.axes["load"], "snr": s.axes["snr"],
                                                  "init_var": s.axes["init_var"], "time": _times(s, s.t_max)}),
         "theory": st.Compute(theory),
-        "student": st.Sweep(student_point, axes=("seed",), chunk_size=1,
+        "student": st.Sweep(student_point, axes=("seed",), runs_per_device=1,
                             out_dims={"test_error": ("width", "snr", "init_var", "time"),
                                       "train_error": ("width", "snr", "init_var", "time"),
                                       "null_space_error": ("width",), "frozen_drift": ("width",)},

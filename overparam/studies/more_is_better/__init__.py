@@ -66,15 +66,15 @@ STUDY = st.Study(
         "ratio_noise": st.Axis((0.0, 0.5, 1.0, 2.0), paper=tuple(np.linspace(0.0, 3.0, 13)), low=0.0,
                                doc="power laws: relative noise"),
     },
-    sweeps={
-        "gaussian": st.Sweep(gaussian_point, axes=("trial",), out_dims={
+    sweeps={  # one trial per device per call: a trial holds matrices up to 1256 x 10^4; batching trials is slower
+        "gaussian": st.Sweep(gaussian_point, axes=("trial",), runs_per_device=1, out_dims={
             "width_test": ("width", "ridge"), "width_train": ("width", "ridge"), "samples_test": ("samples", "ridge"),
             "samples_train": ("samples", "ridge")},
             out_coords=lambda s: {a: list(s.axes[a]) for a in ("width", "samples", "ridge")}),
-        "digits": st.Sweep(digits_point, axes=("trial",), out_dims={
+        "digits": st.Sweep(digits_point, axes=("trial",), runs_per_device=1, out_dims={
             "width_test": ("digits_width", "digits_ridge"), "samples_test": ("digits_samples", "digits_ridge")},
             out_coords=lambda s: {a: list(s.axes[a]) for a in ("digits_width", "digits_samples", "digits_ridge")}),
-        "krr": st.Sweep(krr_point, axes=("trial",), out_dims={
+        "krr": st.Sweep(krr_point, axes=("trial",), runs_per_device=1, out_dims={
             v: ("kernel", "krr_samples", "relative_noise", "krr_ridge") for v in ("train", "test")},
             out_coords=lambda s: {"kernel": list(range(len(KERNELS))),
                                   **{a: list(s.axes[a]) for a in ("krr_samples", "relative_noise", "krr_ridge")}}),
