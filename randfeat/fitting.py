@@ -199,8 +199,7 @@ def measured_fitting_ratio(train, test) -> MeasuredRatio:
         raise ValueError(f"train {tr.shape} and test {te.shape} are not allowed; allowed: the same shape "
                          "(T, ..., R) with T >= 2 trials")
     best = te.mean(0).argmin(-1)
-    pick = lambda v: np.take_along_axis(v, np.broadcast_to(best[None, ..., None], v.shape[:-1] + (1,)), -1)[..., 0]  # noqa: E731
-    tr, te = pick(tr), pick(te)
+    tr, te = (np.take_along_axis(v, best[None, ..., None], -1)[..., 0] for v in (tr, te))  # at the best ridge
     ratio = tr.mean(0) / te.mean(0)
     var = (tr / tr.mean(0) - te / te.mean(0)).var(0, ddof=1)
     return MeasuredRatio(ratio, ratio * np.sqrt(var / tr.shape[0]), best)

@@ -33,10 +33,8 @@ def estimate(study: Study, setup: Setup, *, devices: Sequence[Any], chunk_size: 
         devs = lapack.safe_cpu_devices(devices, traced.jaxpr)  # as the engine does: batched LAPACK on CPU deadlocks
         mesh = jax.make_mesh((len(devs),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=list(devs))
         runs_sharding = NamedSharding(mesh, PartitionSpec("run"))
-        chooser = getattr(engine, "default_chunk_size", None)
-        per_device = min(g.size, sw.runs_per_device * len(devs)) if sw.runs_per_device else None
-        chunk = int(chunk_size or sw.chunk_size or per_device
-                    or (chooser(g.size, len(devs)) if chooser else min(g.size, engine.DEFAULT_CHUNK)))
+        chunk = engine.choose_chunk_size(g.size, len(devs), chunk_size=chunk_size or sw.chunk_size,
+                                         runs_per_device=sw.runs_per_device)
         padded = -(-chunk // len(devs)) * len(devs)
         index = np.minimum(np.arange(padded), g.size - 1)
         key = jax.device_put(jax.random.key(sw.seed), NamedSharding(mesh, PartitionSpec()))

@@ -266,7 +266,7 @@ def run_study(
                 continue
             data[name] = sweep.run(
                 sw.bind(setup), setup.grids[name], key=jax.random.key(sw.seed),
-                chunk_size=chunk_size or sw.chunk_size, runs_per_device=None if chunk_size else sw.runs_per_device,
+                chunk_size=chunk_size or sw.chunk_size, runs_per_device=sw.runs_per_device,
                 out_dims=_resolve(sw.out_dims, setup),
                 out_coords=_resolve(sw.out_coords, setup), store=out / f"{name}.zarr",
                 resume=resumable and (out / f"{name}.zarr").exists(), progress=progress,

@@ -47,7 +47,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.extend
@@ -102,9 +102,10 @@ def default_chunk_size(n_runs: int, n_devices: int) -> int:
     seconds. The floor keeps vmap efficient: on one CPU core a tiny point
     (benchmarks/bench_sweep.py) runs at 66 % of its best throughput with 16 runs per call, 74 %
     with 32, 94 % with 128. Then the same number of chunks, ``K = ceil(n_runs / c)``, is evened
-    out: ``d * ceil(n_runs / (K d))`` runs each, so the last chunk's padding (docs/architecture.md#chunk-padding)
-    is less than ``d`` runs per chunk instead of up to a whole chunk (45 runs on 2 devices: 2
-    chunks of 24, 48 evaluated, instead of 2 of 32, 64 evaluated). The result is at least half of ``c``.
+    out: ``d * ceil(n_runs / (K d))`` runs each, so the last chunk's padding
+    (docs/architecture.md#chunk-padding) is less than ``d`` runs per chunk instead of up to a whole
+    chunk (45 runs on 2 devices: 2 chunks of 24, 48 evaluated, instead of 2 of 32, 64 evaluated).
+    The result is at least half of ``c``.
     """
     if n_runs < 1 or n_devices < 1:
         raise ValueError(f"n_runs and n_devices must be >= 1, got {n_runs} and {n_devices}")
@@ -115,6 +116,19 @@ def default_chunk_size(n_runs: int, n_devices: int) -> int:
         return n_runs
     n_chunks = -(-n_runs // chunk)
     return n_devices * -(-n_runs // (n_chunks * n_devices))
+
+
+def choose_chunk_size(n_runs: int, n_devices: int, *, chunk_size: int | None = None,
+                      runs_per_device: int | None = None, stored: int | None = None) -> int:
+    """The chunk size of a sweep: ``chunk_size`` if given, else the ``stored`` one of a resumed store,
+    else ``runs_per_device`` times the device count (at most ``n_runs``), else :func:`default_chunk_size`."""
+    if chunk_size is not None:
+        return int(chunk_size)
+    if stored is not None:
+        return int(stored)
+    if runs_per_device is not None:
+        return min(n_runs, int(runs_per_device) * n_devices)
+    return default_chunk_size(n_runs, n_devices)
 
 
 def _lru(cache: OrderedDict[Any, Any], key: Any, make: Callable[[], Any]) -> Any:
@@ -140,13 +154,21 @@ def runs_per_call(traced: _Traced, devices: Sequence[Any], per_device: int) -> i
     return lapack.runs_per_call(traced.jaxpr, per_device)
 
 
-def evaluation(traced: _Traced, devices: Sequence[Any], per_device: int) -> str:
-    """How a chunk is evaluated: ``"vmap"`` (one vmapped call per device), ``"mapped"`` (vmapped, each large
-    LAPACK call a loop over single matrices) or ``"groups"`` (``lax.map`` over groups of runs), see
-    :mod:`overparam.sweep.lapack`."""
-    if runs_per_call(traced, devices, per_device) >= per_device:
-        return "vmap"
-    return "mapped" if lapack.mappable(traced.jaxpr) else "groups"
+class Evaluation(NamedTuple):
+    """How a chunk is evaluated (:mod:`overparam.sweep.lapack`): ``mode`` ``"vmap"`` (one vmapped call per
+    device), ``"mapped"`` (vmapped, each large LAPACK call a loop over single matrices) or ``"groups"``
+    (``lax.map`` over groups of ``group`` runs); ``group`` is :func:`runs_per_call`."""
+
+    mode: str
+    group: int
+
+
+def evaluation(traced: _Traced, devices: Sequence[Any], per_device: int) -> Evaluation:
+    """The :class:`Evaluation` of a chunk of ``per_device`` runs per device."""
+    group = runs_per_call(traced, devices, per_device)
+    if group >= per_device:
+        return Evaluation("vmap", group)
+    return Evaluation("mapped" if lapack.mappable(traced.jaxpr) else "groups", group)
 
 
 def _compiled(traced: _Traced, mesh: jax.sharding.Mesh, per_device: int) -> Callable[..., Any]:
@@ -158,10 +180,8 @@ def _compiled(traced: _Traced, mesh: jax.sharding.Mesh, per_device: int) -> Call
     of them. One evaluator per (program, mesh, runs per device), shared by every sweep of that
     point and signature.
     """
-    group = runs_per_call(traced, list(mesh.devices.flat), per_device)
-    mode = evaluation(traced, list(mesh.devices.flat), per_device)
-
     def make() -> Callable[..., Any]:
+        mode, group = evaluation(traced, list(mesh.devices.flat), per_device)
         if mode == "mapped":
             single = functools.partial(lapack.evaluate_mapped, traced.jaxpr)
         else:
@@ -535,16 +555,8 @@ def run(
         devs = lapack.safe_cpu_devices(devs, traced.jaxpr)
     mesh = jax.make_mesh((len(devs),), ("run",), axis_types=(jax.sharding.AxisType.Auto,), devices=devs)
     n_runs = g.size
-    if chunk_size is None:
-        stored = _store.stored_chunk_size(store) if (resume and store is not None) else None
-        if stored is not None:
-            chunk = stored
-        elif runs_per_device is not None:
-            chunk = min(n_runs, int(runs_per_device) * len(devs))
-        else:
-            chunk = default_chunk_size(n_runs, len(devs))
-    else:
-        chunk = int(chunk_size)
+    stored = _store.stored_chunk_size(store) if (chunk_size is None and resume and store is not None) else None
+    chunk = choose_chunk_size(n_runs, len(devs), chunk_size=chunk_size, runs_per_device=runs_per_device, stored=stored)
     per_device = -(-chunk // len(devs))
     padded = per_device * len(devs)
     layout = _layout(traced.shapes, g, chunk, out_dims or {}, out_coords or {})
@@ -559,9 +571,9 @@ def run(
         "chunk_size": chunk,
         "config": config,
     }
-    mode = evaluation(traced, devs, per_device)
+    mode, group = evaluation(traced, devs, per_device)
     if mode == "groups":  # not the program of one vmapped call
-        fingerprint["evaluation"] = f"lax.map over groups of {runs_per_call(traced, devs, per_device)} runs"
+        fingerprint["evaluation"] = f"lax.map over groups of {group} runs"
     elif mode == "mapped":
         fingerprint["evaluation"] = "vmap, each LAPACK call over single matrices"
     meta = {**run_metadata(devs), "grid": json.dumps(g.as_dict()), "config": json.dumps(config, sort_keys=True)}

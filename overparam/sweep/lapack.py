@@ -11,9 +11,10 @@ while their tasks wait for a free one: the process sleeps forever
 LAPACK call more work than that (:func:`runs_per_call`), the engine evaluates the point's program
 with each LAPACK call rebound so that its batching rule loops over single matrices
 (:func:`evaluate_mapped`; the rest of the program stays vmapped), or, where a call sits out of
-its reach (inside a custom derivative), maps over groups of runs small enough. A point that batches large LAPACK calls itself (:func:`batches_lapack`) also runs on
-at most half the cores' devices (:func:`safe_cpu_devices`), which keeps threads free for the
-tasks. The numbers do not depend on the device count.
+its reach (inside a custom derivative), maps over groups of runs small enough. A point that
+batches large LAPACK calls itself (:func:`batches_lapack`) also runs on at most half the cores'
+devices (:func:`safe_cpu_devices`), which keeps threads free for the tasks. The numbers do not
+depend on the device count.
 """
 
 from __future__ import annotations
